@@ -1,0 +1,1 @@
+"""Files -> index: dataset folders, splits, demo data and dataset sources."""

@@ -1,0 +1,1 @@
+"""One module per study: its protocol, called by its notebook."""
