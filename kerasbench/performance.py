@@ -1,0 +1,191 @@
+"""Performance policy: mixed precision, XLA, where augmentation runs, prefetching.
+
+The policy is chosen per device and per backbone and recorded in every results row. On a
+CPU every switch stays off (float32, no XLA, augmentation in the tf.data pipeline), so CPU
+numbers never move. On a GPU:
+
+- mixed precision: ``mixed_bfloat16`` on compute capability 8.0+ (A100, L4, H100, H200),
+  ``mixed_float16`` on 7.0-7.9 (V100, T4), off below (P100). Heads are built with float32
+  outputs, and losses, softmax/sigmoid outputs and Siamese distances stay float32.
+- XLA (``jit_compile``): on, except for backbones listed in ``XLA_KNOWN_FAILURES``.
+- augmentation on the device: the augmentation layers run inside the model (on the GPU)
+  instead of in ``tf.data`` on the host CPU.
+- prefetching: ``tf.data`` prefetch with AUTOTUNE (always on; switchable for measurements).
+
+Each part can be switched off: ``choose_policy(mixed_precision=False, jit_compile=False,
+augment_on_device=False)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass
+
+# Backbones whose XLA compilation fails or is slower; reason given for each. Filled from
+# tests/test_performance.py runs (CPU) and GPU benchmark runs.
+XLA_KNOWN_FAILURES: dict[str, str] = {}
+
+# Dense peak arithmetic rates in FLOP/s for common accelerators, by (substring of the
+# device name, precision). Used for the "fraction of peak" column of the benchmark.
+PEAK_FLOPS = {
+    ("H200", "bfloat16"): 989e12,
+    ("H100", "bfloat16"): 989e12,  # SXM; the PCIe card is about 756e12
+    ("A100", "bfloat16"): 312e12,
+    ("L4", "bfloat16"): 121e12,
+    ("V100", "float16"): 125e12,
+    ("T4", "float16"): 65e12,
+    ("P100", "float32"): 9.3e12,
+    ("H100", "float32"): 67e12,
+    ("A100", "float32"): 19.5e12,
+    ("T4", "float32"): 8.1e12,
+}
+
+
+@dataclass(frozen=True)
+class PerformancePolicy:
+    device: str
+    mixed_precision: str | None  # keras dtype policy name, or None for float32
+    jit_compile: bool
+    augment_on_device: bool
+    prefetch: bool = True
+
+    @property
+    def compute_dtype(self) -> str:
+        if self.mixed_precision is None:
+            return "float32"
+        return self.mixed_precision.replace("mixed_", "")
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "compute_dtype": self.compute_dtype}
+
+    @contextlib.contextmanager
+    def scope(self):
+        """Build models inside this block to get the policy's dtype; restores the previous
+        global dtype policy afterwards."""
+        import keras
+
+        previous = keras.config.dtype_policy()
+        if self.mixed_precision:
+            keras.mixed_precision.set_global_policy(self.mixed_precision)
+        try:
+            yield self
+        finally:
+            keras.mixed_precision.set_global_policy(previous)
+
+
+def device_description() -> dict:
+    """``{"kind": "GPU"|"CPU", "name": ..., "compute_capability": (major, minor) or None}``."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        import platform
+
+        return {"kind": "CPU", "name": platform.processor() or platform.machine(),
+                "compute_capability": None}
+    details = tf.config.experimental.get_device_details(gpus[0])
+    return {"kind": "GPU", "name": details.get("device_name", gpus[0].name),
+            "compute_capability": details.get("compute_capability")}
+
+
+def _resolve_switch(value, name: str) -> bool | None:
+    if value in ("auto", None):
+        return None
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"{name} must be 'auto', True or False, got {value!r}")
+
+
+def choose_policy(backbone: str | None = None, *, mixed_precision="auto", jit_compile="auto",
+                  augment_on_device="auto", prefetch: bool = True,
+                  device: dict | None = None) -> PerformancePolicy:
+    """The fastest policy that keeps results unchanged on this device for this backbone."""
+    device = device or device_description()
+    on_gpu = device["kind"] == "GPU"
+    capability = tuple(device.get("compute_capability") or (0, 0))
+
+    wanted_precision = _resolve_switch(mixed_precision, "mixed_precision")
+    precision = None
+    if on_gpu and wanted_precision is not False:
+        if capability >= (8, 0):
+            precision = "mixed_bfloat16"
+        elif capability >= (7, 0):
+            precision = "mixed_float16"
+    if wanted_precision is True and precision is None and not on_gpu:
+        # Asked for explicitly on a CPU: bfloat16 runs there, slowly; honour the request.
+        precision = "mixed_bfloat16"
+
+    wanted_jit = _resolve_switch(jit_compile, "jit_compile")
+    jit = on_gpu and (backbone or "") not in XLA_KNOWN_FAILURES
+    if wanted_jit is not None:
+        jit = wanted_jit
+
+    wanted_device_augmentation = _resolve_switch(augment_on_device, "augment_on_device")
+    device_augmentation = on_gpu if wanted_device_augmentation is None else wanted_device_augmentation
+    return PerformancePolicy(device=f"{device['kind']}: {device['name']}",
+                             mixed_precision=precision, jit_compile=bool(jit),
+                             augment_on_device=bool(device_augmentation), prefetch=prefetch)
+
+
+def forward_flops_per_image(model) -> int:
+    """Multiply-add FLOPs (2 per MAC) of one image's forward pass through the convolution and
+    dense layers of ``model`` (nested models included). Normalisation, activations and
+    pooling are left out: they are a few percent of a CNN's arithmetic."""
+    import keras
+
+    total = 0
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.Model):
+            continue
+        try:
+            output_shape = tuple(layer.output.shape)
+        except (AttributeError, ValueError):
+            continue
+        spatial = 1
+        for dimension in output_shape[1:-1]:
+            spatial *= int(dimension or 1)
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            kernel_height, kernel_width, channels, multiplier = layer.kernel.shape
+            total += 2 * spatial * kernel_height * kernel_width * channels * multiplier
+        elif isinstance(layer, keras.layers.SeparableConv2D):
+            kernel_height, kernel_width, channels, multiplier = layer.depthwise_kernel.shape
+            total += 2 * spatial * kernel_height * kernel_width * channels * multiplier
+            total += 2 * spatial * int(layer.pointwise_kernel.shape[-2]) * int(layer.pointwise_kernel.shape[-1])
+        elif isinstance(layer, keras.layers.Conv2D):
+            kernel_height, kernel_width, input_channels, filters = layer.kernel.shape
+            groups = getattr(layer, "groups", 1) or 1
+            total += 2 * spatial * kernel_height * kernel_width * input_channels * filters // groups
+        elif isinstance(layer, keras.layers.Dense):
+            inputs, units = layer.kernel.shape
+            total += 2 * spatial * inputs * units
+    return int(total)
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
+def peak_flops(device_name: str, compute_dtype: str) -> float | None:
+    for (name, dtype), value in PEAK_FLOPS.items():
+        if name in device_name and dtype == compute_dtype:
+            return value
+    return None
+
+
+def measured_matmul_flops(size: int = 1024, repeats: int = 10, dtype: str = "float32") -> float:
+    """A measured ceiling for devices without a known peak: FLOP/s of a square matmul."""
+    import time
+
+    import tensorflow as tf
+
+    matrix = tf.random.uniform((size, size), dtype=dtype)
+    product = tf.linalg.matmul(matrix, matrix)  # warm-up
+    _ = product.numpy()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        product = tf.linalg.matmul(matrix, product)
+    _ = product.numpy()
+    return 2 * size**3 * repeats / (time.perf_counter() - start)

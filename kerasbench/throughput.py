@@ -1,0 +1,124 @@
+"""Training and inference throughput per backbone, image size, batch size and policy.
+
+Images per second are measured on synthetic batches that already sit on the device (so the
+number is the model's, not the input pipeline's), after warm-up steps that absorb tracing
+and XLA compilation. The arithmetic fraction of peak is ``FLOPs per image x images per
+second / peak``, with FLOPs counted from the model (``forward_flops_per_image``; a training
+step is counted as three forward passes: forward, and two matrix products per layer in the
+backward pass).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from kerasbench.performance import (
+    PerformancePolicy,
+    choose_policy,
+    forward_flops_per_image,
+    measured_matmul_flops,
+    peak_flops,
+)
+
+MODES = ("train", "forward")
+
+
+def _synthetic_batch(batch_size: int, image_size: int, num_classes: int, seed: int = 0):
+    import tensorflow as tf
+
+    generator = np.random.default_rng(seed)
+    images = generator.uniform(0, 255, size=(batch_size, image_size, image_size, 3)).astype("float32")
+    labels = generator.integers(0, num_classes, size=(batch_size,)).astype("int32")
+    return tf.constant(images), tf.constant(labels)
+
+
+def measure(backbone: str, image_size: int, batch_size: int, mode: str,
+            policy: PerformancePolicy, *, steps: int = 10, warmup_steps: int = 2,
+            num_classes: int = 10) -> dict:
+    """One measurement: images/s of full fine-tuning (``train``) or of frozen forward passes
+    (``forward``) under ``policy``."""
+    import keras
+    import tensorflow as tf
+
+    from kerasbench.heads import build_classifier
+
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if steps < 1 or warmup_steps < 1:
+        raise ValueError("steps and warmup_steps must be at least 1")
+    keras.backend.clear_session()
+    with policy.scope():
+        model = build_classifier(backbone, num_classes, image_size=image_size, weights=None,
+                                 head="logits", trainable="all" if mode == "train" else "frozen")
+    images, labels = _synthetic_batch(batch_size, image_size, num_classes)
+    if mode == "train":
+        model.compile(optimizer=keras.optimizers.SGD(1e-3),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      jit_compile=policy.jit_compile)
+        dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
+        if policy.prefetch:
+            dataset = dataset.prefetch(tf.data.AUTOTUNE)
+        model.fit(dataset, steps_per_epoch=warmup_steps, epochs=1, verbose=0)
+        start = time.perf_counter()
+        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+        seconds = time.perf_counter() - start
+    else:
+        step = tf.function(lambda batch: model(batch, training=False), jit_compile=policy.jit_compile)
+        for _ in range(warmup_steps):
+            step(images).numpy()
+        start = time.perf_counter()
+        for _ in range(steps):
+            outputs = step(images)
+        outputs.numpy()  # wait for the device to finish
+        seconds = time.perf_counter() - start
+    images_per_second = batch_size * steps / seconds
+    flops_per_image = forward_flops_per_image(model) * (3 if mode == "train" else 1)
+    return {
+        "backbone": backbone, "image_size": image_size, "batch_size": batch_size, "mode": mode,
+        "mixed_precision": policy.mixed_precision or "off", "jit_compile": policy.jit_compile,
+        "images_per_second": images_per_second, "gflops_per_image": flops_per_image / 1e9,
+        "achieved_tflops": flops_per_image * images_per_second / 1e12,
+        "device": policy.device, "compute_dtype": policy.compute_dtype,
+    }
+
+
+def policy_variants(backbone: str, compare_policies: bool = True) -> list[PerformancePolicy]:
+    """The device's best policy and, when asked, the same with every switch off."""
+    best = choose_policy(backbone)
+    plain = choose_policy(backbone, mixed_precision=False, jit_compile=False,
+                          augment_on_device=False)
+    return [best, plain] if compare_policies and best != plain else [best]
+
+
+def run_benchmark(backbones: Sequence[str], image_sizes: Iterable[int], batch_sizes: Iterable[int],
+                  modes: Iterable[str] = MODES, *, steps: int = 10, warmup_steps: int = 2,
+                  compare_policies: bool = True) -> pd.DataFrame:
+    """The full table: one row per (backbone, size, batch, mode, policy)."""
+    rows = []
+    peak_cache: dict[tuple, float | None] = {}
+    for backbone, image_size, batch_size, mode in itertools.product(
+        backbones, image_sizes, batch_sizes, modes
+    ):
+        for policy in policy_variants(backbone, compare_policies):
+            row = measure(backbone, image_size, batch_size, mode, policy, steps=steps,
+                          warmup_steps=warmup_steps)
+            key = (policy.device, policy.compute_dtype)
+            if key not in peak_cache:
+                known = peak_flops(policy.device, policy.compute_dtype)
+                peak_cache[key] = known
+            peak = peak_cache[key]
+            peak_source = "datasheet"
+            if peak is None:
+                peak = measured_matmul_flops(dtype="float32")
+                peak_cache[key] = peak
+                peak_source = "measured matmul"
+            row["peak_tflops"] = peak / 1e12
+            row["peak_source"] = peak_source
+            row["fraction_of_peak"] = row["achieved_tflops"] * 1e12 / peak
+            rows.append(row)
+    return pd.DataFrame(rows)
