@@ -52,13 +52,22 @@ its code does something else:
   for non-square images; here it is the true centre ((w-1)/2, (h-1)/2). Square images
   are identical.
 - IDG's brightness rounds to uint8 through PIL; here values stay float.
+- Sampling is TensorFlow's (ImageProjectiveTransformV3): identical to IDG's scipy
+  resampling for fill modes "nearest" and "reflect" (tested against the legacy IDG); for
+  "constant" and "wrap" the two libraries treat the outermost pixel row differently.
 
-Arguments IDG has and this module refuses (with the reason) when set to anything but IDG's
-default: ``featurewise_*``, ``samplewise_*``, ``zca_*``, ``channel_shift_range``,
-``rescale``, ``preprocessing_function``, ``data_format``, ``validation_split``, ``dtype``.
+Arguments IDG has and this module refuses, with the reason, unless set to IDG's no-op
+default (``rescale=None``, ``featurewise_center=False``... are accepted): ``featurewise_*``,
+``samplewise_*``, ``zca_*``, ``channel_shift_range``, ``rescale``,
+``preprocessing_function``, ``data_format``, ``validation_split``, ``dtype``.
 
 All layers act only when called with ``training=True`` (their default, as for Keras's own
 random layers) and return the input unchanged for ``training=False``.
+
+XLA: TensorFlow's affine kernel has no XLA implementation, so by default the affine and
+crop layers set ``supports_jit=False`` (Keras then leaves ``jit_compile="auto"`` off, as
+for its own RandomRotation). ``as_sequential(xla_compatible=True)`` builds gather-based
+layers with the same values that compile under ``jit_compile=True``.
 """
 
 from __future__ import annotations
@@ -100,7 +109,7 @@ SUPPORTED_ARGUMENTS = (
     "seed",
 )
 
-# IDG arguments refused here: (IDG default that is accepted as a no-op, reason).
+# IDG arguments refused here: (no-op value(s) accepted silently - IDG's default -, reason).
 _REFUSED = {
     "featurewise_center": (
         False,
@@ -121,7 +130,7 @@ _REFUSED = {
         "per-image additive channel shift",
     ),
     "rescale": (
-        None,
+        (None, 1, 1.0),
         "models normalise inside (preprocess_input is part of the backbone), so the "
         "pipeline feeds raw 0-255 pixels; rescaling here would normalise twice",
     ),
@@ -129,13 +138,13 @@ _REFUSED = {
         None,
         "preprocessing is part of the model; put custom steps in a Keras layer",
     ),
-    "data_format": ("channels_last", "the pipeline is channels_last only"),
+    "data_format": ((None, "channels_last"), "the pipeline is channels_last only"),
     "validation_split": (
         0.0,
         "splits come from the dataset index (train/validation/test folders), not from "
         "the augmentation settings",
     ),
-    "dtype": (None, "the pipeline always yields float32 images"),
+    "dtype": ((None, "float32"), "the pipeline always yields float32 images"),
 }
 
 
@@ -192,6 +201,90 @@ def idg_affine_transform(theta=0.0, tx=0.0, ty=0.0, shear=0.0, zx=1.0, zy=1.0, *
     )
 
 
+def _map_coordinates(coord, length, fill_mode):
+    """TensorFlow's ImageProjectiveTransformV3 boundary rules, written with keras.ops."""
+    n = ops.cast(length, "float32")
+    if fill_mode == "constant":
+        return coord
+    if fill_mode == "reflect":
+        period = 2.0 * n
+        low = period * ops.floor(-coord / period) + coord
+        low = ops.where(low < -n, low + period, -low - 1.0)
+        high = coord - period * ops.floor(coord / period)
+        high = ops.where(high >= n, period - high - 1.0, high)
+        coord = ops.where(coord < 0, low, ops.where(coord > n - 1.0, high, coord))
+    elif fill_mode == "wrap":
+        # TensorFlow's own (slightly irregular) wrap, so both samplers agree exactly.
+        span = ops.maximum(n - 1.0, 1.0)
+        low = coord + n * (ops.floor(-coord / span) + 1.0)
+        high = coord - n * ops.floor(coord / span)
+        coord = ops.where(coord < 0, low, ops.where(coord > n - 1.0, high, coord))
+    return ops.clip(coord, 0.0, ops.maximum(n - 1.0, 0.0))
+
+
+def _gather_affine(images, matrices, interpolation, fill_mode, fill_value):
+    """``keras.ops.image.affine_transform`` (affine rows only) from gathers.
+
+    TensorFlow's ImageProjectiveTransformV3 has no XLA kernel, so a model that runs
+    augmentation inside a ``jit_compile=True`` step needs this version; it gives the
+    same values (tested) and compiles, but is several times slower without XLA.
+    """
+    shape = ops.shape(images)
+    b, h, w, c = shape[0], shape[1], shape[2], shape[3]
+    ys, xs = ops.meshgrid(
+        ops.arange(h, dtype="float32"), ops.arange(w, dtype="float32"), indexing="ij"
+    )
+    xs = ops.reshape(xs, (1, -1))
+    ys = ops.reshape(ys, (1, -1))
+    m = ops.cast(matrices, "float32")
+    x = _map_coordinates(m[:, 0:1] * xs + m[:, 1:2] * ys + m[:, 2:3], w, fill_mode)
+    y = _map_coordinates(m[:, 3:4] * xs + m[:, 4:5] * ys + m[:, 5:6], h, fill_mode)
+    flat = ops.reshape(images, (-1, c))
+    base = ops.reshape(ops.arange(b, dtype="int32") * (h * w), (-1, 1))
+    fill = ops.cast(fill_value, images.dtype)
+
+    def read(yi, xi):
+        inside = (yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)
+        index = base + ops.clip(yi, 0, h - 1) * w + ops.clip(xi, 0, w - 1)
+        return ops.where(inside[..., None], ops.take(flat, index, axis=0), fill)
+
+    if interpolation == "nearest":
+        # Halves round away from zero, as std::round in the TensorFlow kernel.
+        xi = ops.cast(ops.sign(x) * ops.floor(ops.abs(x) + 0.5), "int32")
+        yi = ops.cast(ops.sign(y) * ops.floor(ops.abs(y) + 0.5), "int32")
+        out = read(yi, xi)
+    else:
+        x0, y0 = ops.floor(x), ops.floor(y)
+        wx, wy = (x - x0)[..., None], (y - y0)[..., None]
+        x0, y0 = ops.cast(x0, "int32"), ops.cast(y0, "int32")
+        top = read(y0, x0) * (1.0 - wx) + read(y0, x0 + 1) * wx
+        bottom = read(y0 + 1, x0) * (1.0 - wx) + read(y0 + 1, x0 + 1) * wx
+        out = top * (1.0 - wy) + bottom * wy
+    return ops.reshape(out, shape)
+
+
+def _sample(images, matrices, interpolation, fill_mode, fill_value, xla_compatible):
+    if xla_compatible:
+        return _gather_affine(images, matrices, interpolation, fill_mode, fill_value)
+    return ops.image.affine_transform(
+        images,
+        matrices,
+        interpolation=interpolation,
+        fill_mode=fill_mode,
+        fill_value=fill_value,
+        data_format="channels_last",
+    )
+
+
+def _set_sampler(layer, xla_compatible):
+    if not isinstance(xla_compatible, (bool, np.bool_)):
+        raise ValueError(f"xla_compatible must be True or False, got {xla_compatible!r}")
+    layer.xla_compatible = bool(xla_compatible)
+    # Keras's jit_compile="auto" reads supports_jit and leaves XLA off for a model that
+    # holds a layer whose ops have no XLA kernel (as Keras's own RandomRotation does).
+    layer.supports_jit = layer.xla_compatible
+
+
 def _batch_size_and_rank(images):
     rank = len(images.shape)
     if rank not in (3, 4):
@@ -232,6 +325,9 @@ class RandomAffine(keras.layers.Layer):
         cval: fill value for "constant".
         interpolation: "bilinear" (IDG ``interpolation_order=1``) or "nearest" (0).
         seed: integer seed of this layer's random stream.
+        xla_compatible: sample with gathers instead of TensorFlow's
+            ImageProjectiveTransformV3, which has no XLA kernel. Same values; needed
+            inside a ``jit_compile=True`` model, slower outside XLA.
 
     With every range zero the layer returns its input unchanged (no resampling).
     """
@@ -247,6 +343,7 @@ class RandomAffine(keras.layers.Layer):
         cval=0.0,
         interpolation="bilinear",
         seed=None,
+        xla_compatible=False,
         **kwargs,
     ):
         # float32 even under a mixed-precision policy: 0..255 pixels and sampling
@@ -267,6 +364,7 @@ class RandomAffine(keras.layers.Layer):
         self.interpolation = interpolation
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        _set_sampler(self, xla_compatible)
 
     @property
     def is_identity(self) -> bool:
@@ -325,13 +423,8 @@ class RandomAffine(keras.layers.Layer):
         )
         # A scalar parameter set applies to every image of the batch.
         matrices = ops.broadcast_to(matrices, (ops.shape(batch)[0], 8))
-        out = ops.image.affine_transform(
-            batch,
-            matrices,
-            interpolation=self.interpolation,
-            fill_mode=self.fill_mode,
-            fill_value=self.cval,
-            data_format="channels_last",
+        out = _sample(
+            batch, matrices, self.interpolation, self.fill_mode, self.cval, self.xla_compatible
         )
         return ops.squeeze(out, 0) if squeeze else out
 
@@ -356,6 +449,7 @@ class RandomAffine(keras.layers.Layer):
             cval=self.cval,
             interpolation=self.interpolation,
             seed=self.seed,
+            xla_compatible=self.xla_compatible,
         )
         return config
 
@@ -420,6 +514,7 @@ class RandomResizedCrop(keras.layers.Layer):
     placed uniformly and resampled to the input size like ``tf.image.crop_and_resize``
     (corner pixel centres aligned, no antialiasing: the crop is only ever enlarged).
     Crop sizes are continuous (torchvision rounds them to whole pixels).
+    ``xla_compatible`` as for :class:`RandomAffine`.
     """
 
     _ATTEMPTS = 10
@@ -430,6 +525,7 @@ class RandomResizedCrop(keras.layers.Layer):
         ratio=(3.0 / 4.0, 4.0 / 3.0),
         interpolation="bilinear",
         seed=None,
+        xla_compatible=False,
         **kwargs,
     ):
         # float32 even under a mixed-precision policy: 0..255 pixels and sampling
@@ -449,6 +545,7 @@ class RandomResizedCrop(keras.layers.Layer):
         self.interpolation = interpolation
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        _set_sampler(self, xla_compatible)
 
     def call(self, inputs, training=True):
         if not training:
@@ -495,13 +592,7 @@ class RandomResizedCrop(keras.layers.Layer):
         sy = ops.maximum(crop_h - 1.0, 0.0) / ops.maximum(h_img - 1.0, 1.0)
         zeros = ops.zeros_like(sx)
         matrices = ops.stack([sx, zeros, x0, zeros, sy, y0, zeros, zeros], axis=1)
-        out = ops.image.affine_transform(
-            batch,
-            matrices,
-            interpolation=self.interpolation,
-            fill_mode="nearest",
-            data_format="channels_last",
-        )
+        out = _sample(batch, matrices, self.interpolation, "nearest", 0.0, self.xla_compatible)
         return ops.squeeze(out, 0) if squeeze else out
 
     def compute_output_shape(self, input_shape):
@@ -514,6 +605,7 @@ class RandomResizedCrop(keras.layers.Layer):
             ratio=list(self.ratio),
             interpolation=self.interpolation,
             seed=self.seed,
+            xla_compatible=self.xla_compatible,
         )
         return config
 
@@ -595,6 +687,8 @@ def _fill_mode(value):
 def _same_default(value, default) -> bool:
     if value is None or default is None:
         return value is default
+    if isinstance(value, bool) != isinstance(default, bool):
+        return False
     try:
         return bool(value == default)
     except Exception:  # noqa: BLE001 - arrays and odd objects are simply "not the default"
@@ -668,7 +762,7 @@ class Augmentation:
         # Distinct but reproducible streams per layer; None keeps Keras's global seeding.
         return None if self.seed is None else self.seed + offset
 
-    def _build_layers(self):
+    def _build_layers(self, xla_compatible=False):
         layers = []
         if self.random_resized_crop is not None:
             layers.append(
@@ -676,6 +770,7 @@ class Augmentation:
                     scale=self.random_resized_crop["scale"],
                     ratio=self.random_resized_crop["ratio"],
                     seed=self._seed(0),
+                    xla_compatible=xla_compatible,
                     name="random_resized_crop",
                 )
             )
@@ -689,6 +784,7 @@ class Augmentation:
             cval=self.cval,
             interpolation=_INTERPOLATIONS[self.interpolation_order],
             seed=self._seed(1),
+            xla_compatible=xla_compatible,
             name="random_affine",
         )
         if not affine.is_identity:
@@ -717,10 +813,16 @@ class Augmentation:
         """True when nothing would change an image; the pipeline then skips augmentation."""
         return not self.layers
 
-    def as_sequential(self, name="augmentation") -> keras.Sequential:
-        """The layers as a ``keras.Sequential`` (an identity layer when there are none)."""
-        layers = self.layers or [keras.layers.Identity()]
-        return keras.Sequential(layers, name=name)
+    def as_sequential(self, name="augmentation", xla_compatible=False) -> keras.Sequential:
+        """The layers as a ``keras.Sequential`` for use inside a model (e.g. on a GPU).
+
+        An identity layer when there are none. ``xla_compatible=True`` builds fresh layers
+        (same settings and seeds) that compile under ``jit_compile=True``; by default
+        the layers are ``self.layers`` and mark the model as not XLA-compilable
+        (``supports_jit=False``), as Keras's own affine augmentation layers do.
+        """
+        layers = self._build_layers(xla_compatible=True) if xla_compatible else self.layers
+        return keras.Sequential(layers or [keras.layers.Identity()], name=name)
 
     def __call__(self, images, training=True):
         if not training or self.is_identity:
@@ -867,8 +969,9 @@ def _resized_crop_settings(value):
 def _check_other_arguments(other):
     for name, value in other.items():
         if name in _REFUSED:
-            default, reason = _REFUSED[name]
-            if _same_default(value, default):
+            defaults, reason = _REFUSED[name]
+            defaults = defaults if isinstance(defaults, tuple) else (defaults,)
+            if any(_same_default(value, default) for default in defaults):
                 continue
             raise ValueError(
                 f"ImageDataGenerator argument {name}={value!r} is not supported: {reason}"

@@ -537,7 +537,7 @@ def _fit_epochs(model, make_train, validation, *, epochs: int, rows: int, seed: 
         fitted = model.fit(
             make_train(epoch_order(rows, seed, epoch)),
             validation_data=validation, validation_batch_size=validation_batch_size,
-            initial_epoch=epoch, epochs=epoch + 1, verbose=0,
+            initial_epoch=epoch, epochs=epoch + 1, shuffle=False, verbose=0,
         )
         for name, values in fitted.history.items():
             history.setdefault(name, []).extend(float(value) for value in values)
@@ -625,8 +625,10 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
         durations["training_seconds"] = time.perf_counter() - fit_start
 
         def outputs_of(split):
-            return np.asarray(model.predict(features[split].features, batch_size=1024,
-                                            verbose=0)), features[split].labels
+            # A direct call: a Dense layer needs no compiled predict function, and
+            # tracing one per trial would only add time.
+            logits = model(features[split].features, training=False)
+            return np.asarray(logits), features[split].labels
 
         head_layer = model.get_layer(HEAD_LAYER_NAME)
         head_parameters = parameter_counts(model)

@@ -118,6 +118,21 @@ class ResumableGridSearch(keras_tuner.GridSearch):
         self.hypermodel.declare_hyperparameters(hp)
         self.oracle.update_space(hp)
 
+    def _try_build(self, hp):
+        if getattr(self.hypermodel, "clear_session_between_trials", True):
+            return super()._try_build(hp)
+        # keras-tuner clears the Keras session and runs gc.collect() twice before every
+        # build: about a second per trial once TensorFlow is loaded, longer than training
+        # a head on cached features. It only pays off when trials build large models.
+        import keras
+
+        model = self._build_hypermodel(hp)
+        if not isinstance(model, keras.Model):
+            raise keras_tuner.errors.FatalTypeError(
+                f"HyperModel.build() must return a Keras model, got {type(model).__name__}"
+            )
+        return model
+
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         if trial.status in FAILED_STATUSES:
@@ -142,6 +157,9 @@ class RecordHyperModel(keras_tuner.HyperModel):
 
     objective_name = "val_macro_f1"
     objective_path = ("metrics", "validation", "macro_f1")
+    # keras-tuner's clear_session() + gc.collect() before each build (see
+    # ResumableGridSearch._try_build); subclasses whose trials build small models skip it.
+    clear_session_between_trials = True
 
     def __init__(self, space: Mapping[str, Sequence], store: ResultsStore, *,
                  on_record: Callable[[dict], None] | None = None, name: str | None = None):
@@ -351,6 +369,8 @@ class FrozenBackboneGrid(RecordHyperModel):
         self.dataset = frame_fingerprint(index.frame)
         self.fixed_config = dict(fixed_config or {})
         self._build_seconds = 0.0
+        # Plain trials each build a whole backbone: free the previous one first.
+        self.clear_session_between_trials = feature_cache is None
 
     def config_for(self, values: dict) -> dict:
         return {

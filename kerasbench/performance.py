@@ -189,3 +189,15 @@ def measured_matmul_flops(size: int = 1024, repeats: int = 10, dtype: str = "flo
         product = tf.linalg.matmul(matrix, product)
     _ = product.numpy()
     return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def with_device_augmentation(model, augmentation, xla_compatible: bool = False):
+    """``model`` preceded by the augmentation layers, so augmentation runs where the model
+    runs (the GPU) instead of in the host's tf.data pipeline. The layers are active only in
+    training, so evaluation and prediction see the images unchanged."""
+    import keras
+
+    inputs = keras.Input(model.input_shape[1:], name="image")
+    augmented = augmentation.as_sequential(xla_compatible=xla_compatible)(inputs)
+    outputs = model(augmented)
+    return keras.Model(inputs, outputs, name=f"{model.name}_augmented")

@@ -139,7 +139,13 @@ def read_image(path, channels: int = 3) -> np.ndarray:
             arr = _pil_to_float(img)
     except FileNotFoundError:
         raise FileNotFoundError(f"image file not found: {path}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as error:
         raise DatasetError(
             f"cannot decode image file {path}: {error} (is it a valid image? remove or "
             "replace it and rebuild the index)"
@@ -195,14 +201,14 @@ def load_image(
     ``image_size`` None keeps the file's size. Use for single-image predictions and the
     Siamese verify API (add a batch axis with ``x[None]``).
     """
+    size = None if image_size is None else _normalise_size(image_size)
+    interpolation = _check_interpolation(interpolation)
     image = read_image(path, channels)
-    if image_size is None:
+    if size is None:
         return image
     import tensorflow as tf
 
-    size = _normalise_size(image_size)
-    out = _resize(tf.constant(image), size, _check_interpolation(interpolation))
-    return np.asarray(out, dtype=np.float32)
+    return np.asarray(_resize(tf.constant(image), size, interpolation), dtype=np.float32)
 
 
 # --------------------------------------------------------------------------- config

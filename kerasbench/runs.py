@@ -37,6 +37,9 @@ DEFAULT_CONFIG = {
     "augmentation": None,
     "balancing": None,
     "early_stopping": None,
+    # Switches for kerasbench.performance.choose_policy ({"mixed_precision": False, ...});
+    # None picks the device's best. The resolved policy is recorded in every row.
+    "performance": None,
     "seed": 42,
 }
 
@@ -233,6 +236,7 @@ def run_classification(
     from kerasbench.balancing import balance
     from kerasbench.augment import Augmentation
     from kerasbench.heads import build_classifier, compile_classifier, parameter_counts
+    from kerasbench.performance import choose_policy, with_device_augmentation
     from kerasbench.pipeline import make_dataset
     from kerasbench.seeding import set_seed
 
@@ -253,11 +257,13 @@ def run_classification(
         Augmentation.from_image_data_generator(**config["augmentation"])
         if config["augmentation"] else None
     )
+    policy = choose_policy(config["backbone"], **(config["performance"] or {}))
+    host_augmentation = None if policy.augment_on_device else augmentation
     common = {"image_size": config["image_size"], "channels": config["channels"],
               "label_mode": label_mode, "num_classes": len(class_names)}
     train_dataset = make_dataset(
         train_frame, batch_size=batch_size, shuffle=True, seed=seed,
-        augmentation=augmentation, cache="memory", **common,
+        augmentation=host_augmentation, cache="memory", **common,
     )
     validation_dataset = None
     if "validation" in index.splits:
@@ -266,15 +272,20 @@ def run_classification(
             **common,
         )
 
-    model = build_classifier(
-        config["backbone"], len(class_names), image_size=config["image_size"],
-        weights=config["weights"], head=head, hidden_units=config["hidden_units"],
-        dropout=config["dropout"], trainable=config["trainable"],
-    )
+    with policy.scope():
+        model = build_classifier(
+            config["backbone"], len(class_names), image_size=config["image_size"],
+            weights=config["weights"], head=head, hidden_units=config["hidden_units"],
+            dropout=config["dropout"], trainable=config["trainable"],
+            channels=config["channels"],
+        )
+    if policy.augment_on_device and augmentation is not None:
+        model = with_device_augmentation(model, augmentation, policy.jit_compile)
     compile_classifier(
         model, optimizer=config["optimizer"], learning_rate=config["learning_rate"],
         weight_decay=config["weight_decay"], head=head, label_mode=label_mode,
     )
+    model.jit_compile = policy.jit_compile
     outcome = fit_model(
         model, train_dataset, validation_dataset, epochs=config["epochs"],
         early_stopping=config["early_stopping"], class_weight=class_weight, verbose=verbose,
@@ -306,6 +317,7 @@ def run_classification(
         final_epoch_metrics=final,
         training={key: value for key, value in outcome.items() if key not in ("history", "seconds")},
         parameters=parameter_counts(model),
+        performance=policy.to_dict(),
         batch_size_effective=batch_size,
         train_rows=len(train_frame),
         class_names=class_names,

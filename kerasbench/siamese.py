@@ -798,7 +798,10 @@ class FaceVerifier:
         if tuple(array.shape[:2]) != self.image_size:
             import tensorflow as tf
 
-            array = tf.image.resize(array, self.image_size, method="bilinear").numpy()
+            # The same resize as kerasbench.pipeline.load_image (bilinear, antialiased,
+            # clipped), so an array and the file it came from give the same embedding.
+            resized = tf.image.resize(array, self.image_size, method="bilinear", antialias=True)
+            array = tf.clip_by_value(resized, 0.0, 255.0).numpy()
         return array.astype(np.float32, copy=False)
 
     # -- verification

@@ -305,6 +305,8 @@ def test_refused_idg_arguments_raise_with_reason(name, value, reason):
 def test_refused_arguments_at_idg_default_are_accepted():
     aug = Augmentation(
         rescale=None,
+        data_format=None,
+        dtype="float32",
         featurewise_center=False,
         channel_shift_range=0.0,
         validation_split=0.0,
@@ -392,3 +394,49 @@ def test_legacy_generator_is_available_or_says_why():
         assert "Augmentation" in str(error)
     else:
         assert type(generator).__name__ == "ImageDataGenerator"
+
+
+# --------------------------------------------------------------------------- XLA
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
+@pytest.mark.parametrize("fill_mode", ["nearest", "constant", "reflect", "wrap"])
+def test_gather_sampler_matches_tensorflow_kernel(interpolation, fill_mode):
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0, 255, (5, 9, 12, 2)).astype(np.float32)
+    params = {
+        "theta": rng.uniform(-60, 60, 5),
+        "tx": rng.uniform(-6, 6, 5),
+        "ty": rng.uniform(-6, 6, 5),
+        "shear": rng.uniform(-20, 20, 5),
+        "zx": rng.uniform(0.5, 1.8, 5),
+        "zy": rng.uniform(0.5, 1.8, 5),
+    }
+    outputs = [
+        np.asarray(
+            RandomAffine(
+                fill_mode=fill_mode, interpolation=interpolation, cval=-3.0, xla_compatible=flag
+            ).transform_images(x, params)
+        )
+        for flag in (False, True)
+    ]
+    np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-3)
+
+
+def test_xla_compatible_layers_compile_under_jit():
+    tf = pytest.importorskip("tensorflow")
+    aug = Augmentation(
+        rotation_range=15, zoom_range=0.1, horizontal_flip=True, random_resized_crop=True, seed=2
+    )
+    assert not any(layer.supports_jit for layer in aug.as_sequential().layers[:2])
+    model = aug.as_sequential(xla_compatible=True)
+    assert all(layer.supports_jit for layer in model.layers)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype(np.float32)
+    native = np.asarray(aug.as_sequential()(x, training=True))
+    gathered = np.asarray(
+        Augmentation(**aug.to_config()).as_sequential(xla_compatible=True)(x, training=True)
+    )
+    np.testing.assert_allclose(gathered, native, atol=1e-3)
+    compiled = tf.function(lambda t: model(t, training=True), jit_compile=True)
+    out = compiled(tf.constant(x)).numpy()
+    assert out.shape == x.shape and np.isfinite(out).all()

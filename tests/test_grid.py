@@ -24,6 +24,8 @@ class SimulatedKill(BaseException):
 class ToyGrid(RecordHyperModel):
     """A grid whose trials compute a number instead of training (milliseconds each)."""
 
+    clear_session_between_trials = False
+
     def __init__(self, store, *, fail_at=None, sleep=0.0, **kwargs):
         super().__init__({"a": [1, 2, 3], "b": [10, 20]}, store, **kwargs)
         self.fail_at = fail_at

@@ -30,7 +30,8 @@ How each set is made (all sizes are defaults and can be changed):
     FER2013-like: ``train/ test/<emotion>/...jpg``, 48x48 grey JPEG, seven emotions
     (angry, disgust, fear, happy, neutral, sad, surprise) with FER2013's class imbalance
     (counts proportional to the real training set, so disgust is about 1.5 %, but never
-    fewer than ``min_per_class`` images); 350 training and 90 test images in all. Every
+    fewer than ``min_per_class`` images, taken from the largest class); 350 training and
+    90 test images in all. Every
     image is a new random face; the emotion sets the mouth (smile, frown, pressed, open
     "O", wide open, crooked), the eyebrows (lowered "V", raised, raised inner ends) and
     how wide the eyes are, each with jitter, so neighbouring emotions (fear and
@@ -689,7 +690,15 @@ def _fer_counts(total: int, minimum: int) -> dict:
     counts = np.floor(exact).astype(int)
     order = np.argsort(-(exact - counts), kind="stable")
     counts[order[: total - counts.sum()]] += 1
+    if total < minimum * len(FER_CLASSES):
+        raise ConfigError(
+            f"{total} images cannot give each of the {len(FER_CLASSES)} emotions at least "
+            f"{minimum}; raise the total or lower min_per_class"
+        )
     counts = np.maximum(counts, minimum)
+    # Images given to small classes come out of the largest, so the total stays as asked.
+    while counts.sum() > total:
+        counts[int(np.argmax(counts))] -= 1
     return dict(zip(FER_CLASSES, counts.tolist()))
 
 

@@ -31,7 +31,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kerasbench.data.index import SPLITS, DatasetIndex, index_folder
+from kerasbench.data.index import (
+    IMAGE_EXTENSIONS,
+    SPLIT_ALIASES,
+    SPLITS,
+    DatasetIndex,
+    index_folder,
+)
 from kerasbench.results import ResultsStore, config_hash, write_json_atomic
 
 STUDY = "covid_xray"
@@ -92,7 +98,9 @@ def resolve_class_name(name: str, class_names: Sequence[str], what: str = "class
     case-insensitive one (so ``covid`` finds the Radiography Database's ``COVID``)."""
     if name in class_names:
         return name
-    matches = [candidate for candidate in class_names if candidate.casefold() == str(name).casefold()]
+    matches = [
+        candidate for candidate in class_names if candidate.casefold() == str(name).casefold()
+    ]
     if len(matches) == 1:
         return matches[0]
     raise ValueError(
@@ -101,8 +109,9 @@ def resolve_class_name(name: str, class_names: Sequence[str], what: str = "class
     )
 
 
-def binary_classes(class_names: Sequence[str], positive_class: str,
-                   classes: Sequence[str] | None = None) -> list[str]:
+def binary_classes(
+    class_names: Sequence[str], positive_class: str, classes: Sequence[str] | None = None
+) -> list[str]:
     """``[negative, positive]``: label 0 is the other class, label 1 is ``positive_class``."""
     class_names = [str(name) for name in class_names]
     if classes is None:
@@ -121,8 +130,9 @@ def binary_classes(class_names: Sequence[str], positive_class: str,
     return [negative, positive]
 
 
-def select_binary(index: DatasetIndex, positive_class: str,
-                  classes: Sequence[str] | None = None) -> DatasetIndex:
+def select_binary(
+    index: DatasetIndex, positive_class: str, classes: Sequence[str] | None = None
+) -> DatasetIndex:
     """Two classes of ``index`` relabelled so that ``positive_class`` is label 1.
 
     The folder order (alphabetical) would make ``covid`` label 0 and ``normal`` label 1,
@@ -137,11 +147,14 @@ def select_binary(index: DatasetIndex, positive_class: str,
         # Until DatasetIndex.select_classes exists: keep the rows of the two classes, give
         # them their new labels and restore the index order (split, label, file order).
         frame = index.frame[index.frame["class_name"].isin(arranged)].copy()
-        frame["label"] = frame["class_name"].map({name: label for label, name in enumerate(arranged)})
+        frame["label"] = frame["class_name"].map(
+            {name: label for label, name in enumerate(arranged)}
+        )
         frame["_split_rank"] = frame["split"].map({name: rank for rank, name in enumerate(SPLITS)})
         frame = frame.sort_values(["_split_rank", "label"], kind="mergesort")
-        selected = DatasetIndex(frame=frame.drop(columns="_split_rank"), class_names=arranged,
-                                root=index.root)
+        selected = DatasetIndex(
+            frame=frame.drop(columns="_split_rank"), class_names=arranged, root=index.root
+        )
     if list(selected.class_names) != arranged:
         raise ValueError(
             f"selecting classes gave class order {selected.class_names}, expected {arranged} "
@@ -176,8 +189,9 @@ def drop_folders(index: DatasetIndex, folders: Sequence[str]) -> DatasetIndex:
     return index.with_frame(index.frame[mask])
 
 
-def carve_validation(index: DatasetIndex, per_class: int | None, *, seed: int,
-                     fraction: float = 0.1) -> DatasetIndex:
+def carve_validation(
+    index: DatasetIndex, per_class: int | None, *, seed: int, fraction: float = 0.1
+) -> DatasetIndex:
     """Move ``per_class`` training images of each class to a new ``validation`` split
     (``None``: ``fraction`` of each class), seeded; used when the data has no validation
     folder (FER2013's image folders, some Kaggle X-ray sets)."""
@@ -185,7 +199,9 @@ def carve_validation(index: DatasetIndex, per_class: int | None, *, seed: int,
         return index
     frame = index.frame.copy()
     for label, name in enumerate(index.class_names):
-        rows = np.flatnonzero((frame["split"] == "train").to_numpy() & (frame["label"] == label).to_numpy())
+        rows = np.flatnonzero(
+            (frame["split"] == "train").to_numpy() & (frame["label"] == label).to_numpy()
+        )
         wanted = int(round(fraction * len(rows))) if per_class is None else int(per_class)
         wanted = max(1, wanted)
         if wanted >= len(rows):
@@ -196,13 +212,21 @@ def carve_validation(index: DatasetIndex, per_class: int | None, *, seed: int,
         generator = np.random.default_rng([int(seed), 7, label])
         chosen = rows[generator.choice(len(rows), size=wanted, replace=False)]
         frame.loc[chosen, "split"] = "validation"
-    print("the data has no validation split: moved "
-          + ", ".join(f"{count} {name}" for name, count in
-                      frame[frame["split"] == "validation"]["class_name"].value_counts().items())
-          + " training images to one")
+    print(
+        "the data has no validation split: moved "
+        + ", ".join(
+            f"{count} {name}"
+            for name, count in frame[frame["split"] == "validation"]["class_name"]
+            .value_counts()
+            .items()
+        )
+        + " training images to one"
+    )
     rank = {name: position for position, name in enumerate(SPLITS)}
     frame["_split_rank"] = frame["split"].map(rank)
-    frame = frame.sort_values(["_split_rank", "label"], kind="mergesort").drop(columns="_split_rank")
+    frame = frame.sort_values(["_split_rank", "label"], kind="mergesort").drop(
+        columns="_split_rank"
+    )
     return index.with_frame(frame)
 
 
@@ -211,12 +235,39 @@ def check_per_class_counts(per_class_counts: Mapping | None) -> dict:
     counts = dict(per_class_counts or {})
     unknown = set(counts) - set(SPLITS)
     if unknown:
-        raise ValueError(f"per_class_counts has unknown splits {sorted(unknown)}; use {list(SPLITS)}")
+        raise ValueError(
+            f"per_class_counts has unknown splits {sorted(unknown)}; use {list(SPLITS)}"
+        )
     for split, value in counts.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-                                  or value < 1):
-            raise ValueError(f"per_class_counts[{split!r}] must be a positive int or None, got {value!r}")
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1
+        ):
+            raise ValueError(
+                f"per_class_counts[{split!r}] must be a positive int or None, got {value!r}"
+            )
     return {split: (None if counts.get(split) is None else int(counts[split])) for split in SPLITS}
+
+
+def dataset_root(data_dir) -> Path:
+    """``data_dir``, or the one folder inside it when it holds nothing else visible.
+
+    Kaggle mounts a data set as ``/kaggle/input/<slug>/`` and the Radiography Database
+    puts everything in ``COVID-19_Radiography_Dataset/`` under it; indexing the slug
+    folder would see one class. Split or class folders are never descended into.
+    """
+    root = Path(data_dir)
+    if not root.is_dir():
+        return root
+    visible = [entry for entry in root.iterdir() if not entry.name.startswith((".", "__MACOSX"))]
+    folders = [entry for entry in visible if entry.is_dir()]
+    images_here = [entry for entry in visible if entry.suffix.lower() in IMAGE_EXTENSIONS]
+    if len(folders) == 1 and not images_here and folders[0].name.lower() not in SPLIT_ALIASES:
+        inner = [entry for entry in folders[0].iterdir() if entry.is_dir()]
+        # Descend only when the inner folder has sub-folders (classes or splits) itself.
+        if len(inner) >= 2 or any(entry.name.lower() in SPLIT_ALIASES for entry in inner):
+            print(f"{root} holds only {folders[0].name}/: using that folder")
+            return folders[0]
+    return root
 
 
 def _file_digest(path: Path) -> str:
@@ -243,13 +294,22 @@ def prepare_data(
     seeded split is made and saved as ``splits/split-*.csv``). ``per_class_counts``
     defaults to the paper's 500 / 100 / 100.
     """
-    counts = check_per_class_counts(PAPER_PER_CLASS_COUNTS if per_class_counts is None else per_class_counts)
+    counts = check_per_class_counts(
+        PAPER_PER_CLASS_COUNTS if per_class_counts is None else per_class_counts
+    )
     splits_dir = Path(output_dir) / "splits"
     splits_dir.mkdir(parents=True, exist_ok=True)
-    split_file = splits_dir / f"split-seed{seed}-validation{validation_fraction}-test{test_fraction}.csv"
-    index = index_folder(data_dir, split_file=split_file, seed=seed,
-                         validation_fraction=validation_fraction, test_fraction=test_fraction,
-                         check_images=check_images)
+    split_file = (
+        splits_dir / f"split-seed{seed}-validation{validation_fraction}-test{test_fraction}.csv"
+    )
+    index = index_folder(
+        dataset_root(data_dir),
+        split_file=split_file,
+        seed=seed,
+        validation_fraction=validation_fraction,
+        test_fraction=test_fraction,
+        check_images=check_images,
+    )
     index = drop_folders(index, exclude_folders)
     full = select_binary(index, positive_class, classes)
     if "test" not in full.splits:
@@ -257,9 +317,13 @@ def prepare_data(
     full = carve_validation(full, counts["validation"], seed=seed, fraction=validation_fraction)
 
     settings = {
-        "data": str(full.root), "class_names": full.class_names, "per_class_counts": counts,
-        "seed": int(seed), "validation_fraction": validation_fraction,
-        "test_fraction": test_fraction, "exclude_folders": sorted(exclude_folders or ()),
+        "data": str(full.root),
+        "class_names": full.class_names,
+        "per_class_counts": counts,
+        "seed": int(seed),
+        "validation_fraction": validation_fraction,
+        "test_fraction": test_fraction,
+        "exclude_folders": sorted(exclude_folders or ()),
     }
     key = config_hash(settings, length=10)
     subsample_file = splits_dir / f"subsample-{key}.csv"
@@ -268,15 +332,26 @@ def prepare_data(
         subsample = DatasetIndex.from_csv(subsample_file, full.root, class_names=full.class_names)
         print(f"reusing the subsample in {subsample_file}")
     else:
-        subsample = full.subsample(per_split={split: counts[split] for split in full.splits}, seed=seed)
+        subsample = full.subsample(
+            per_split={split: counts[split] for split in full.splits}, seed=seed
+        )
         subsample.to_csv(subsample_file)
         write_json_atomic(subsample_file.with_suffix(".json"), settings)
         print(f"wrote the subsample to {subsample_file}")
-    if list(subsample.class_names) != list(full.class_names) or subsample.class_names[1] != full.class_names[1]:
+    if (
+        list(subsample.class_names) != list(full.class_names)
+        or subsample.class_names[1] != full.class_names[1]
+    ):
         raise ValueError(f"{subsample_file} does not match classes {full.class_names}; delete it")
     dataset = f"{Path(full.root).name}:{_file_digest(subsample_file)}"
-    return StudyData(index=subsample, full=full, positive_class=full.class_names[1],
-                     subsample_file=subsample_file, reused=reused, dataset=dataset)
+    return StudyData(
+        index=subsample,
+        full=full,
+        positive_class=full.class_names[1],
+        subsample_file=subsample_file,
+        reused=reused,
+        dataset=dataset,
+    )
 
 
 # --------------------------------------------------------------------------- settings
@@ -338,8 +413,9 @@ def sweep_settings(
             raise ValueError(f"{name} lists a value twice: {values}")
     lr_batch = as_batch_size(lr_sweep_batch_size)
     batch_lr = as_learning_rate(batch_sweep_learning_rate)
-    return ([SweepSetting(LEARNING_RATE_SWEEP, rate, lr_batch) for rate in rates]
-            + [SweepSetting(BATCH_SIZE_SWEEP, batch_lr, size) for size in sizes])
+    return [SweepSetting(LEARNING_RATE_SWEEP, rate, lr_batch) for rate in rates] + [
+        SweepSetting(BATCH_SIZE_SWEEP, batch_lr, size) for size in sizes
+    ]
 
 
 def distinct_runs(settings: Sequence[SweepSetting]) -> list[tuple[float, int]]:
@@ -347,13 +423,22 @@ def distinct_runs(settings: Sequence[SweepSetting]) -> list[tuple[float, int]]:
     return list(dict.fromkeys(setting.key for setting in settings))
 
 
-def base_config(*, backbone: str = DEFAULT_BACKBONE, weights=None, image_size=DEFAULT_IMAGE_SIZE,
-                hidden_units: int | None = DEFAULT_HIDDEN_UNITS, trainable="frozen",
-                epochs: int = PAPER_EPOCHS, augmentation: Mapping | None = None, seed: int = 42,
-                positive_class: str = DEFAULT_POSITIVE_CLASS, dataset: str = "") -> dict:
+def base_config(
+    *,
+    backbone: str = DEFAULT_BACKBONE,
+    weights=None,
+    image_size=DEFAULT_IMAGE_SIZE,
+    hidden_units: int | None = DEFAULT_HIDDEN_UNITS,
+    trainable="frozen",
+    epochs: int = PAPER_EPOCHS,
+    augmentation: Mapping | None = PAPER_AUGMENTATION,
+    seed: int = 42,
+    positive_class: str = DEFAULT_POSITIVE_CLASS,
+    dataset: str = "",
+) -> dict:
     """The settings every run of the sweeps shares (Adam, binary cross-entropy through the
-    sigmoid head, positive class as label 1). ``augmentation=None`` is the paper's; pass
-    ``{}`` for none."""
+    sigmoid head, positive class as label 1). ``augmentation`` defaults to the paper's;
+    ``None`` or ``{}`` trains without."""
     from kerasbench.backbones import get_backbone, resolve_image_size
 
     spec = get_backbone(backbone)
@@ -373,7 +458,7 @@ def base_config(*, backbone: str = DEFAULT_BACKBONE, weights=None, image_size=DE
         "label_mode": "binary",
         "optimizer": "adam",
         "epochs": int(epochs),
-        "augmentation": dict(PAPER_AUGMENTATION if augmentation is None else augmentation) or None,
+        "augmentation": dict(augmentation) if augmentation else None,
         "seed": int(seed),
     }
 
@@ -381,8 +466,11 @@ def base_config(*, backbone: str = DEFAULT_BACKBONE, weights=None, image_size=DE
 def run_config(base: Mapping, learning_rate: float, batch_size: int) -> dict:
     """One configuration of the sweeps. The sweep name is deliberately NOT part of it, so
     the shared setting has one config hash and is trained once."""
-    return {**base, "learning_rate": as_learning_rate(learning_rate),
-            "batch_size": as_batch_size(batch_size)}
+    return {
+        **base,
+        "learning_rate": as_learning_rate(learning_rate),
+        "batch_size": as_batch_size(batch_size),
+    }
 
 
 # --------------------------------------------------------------------------- training
@@ -399,6 +487,19 @@ class SweepResults:
     def record(self, setting: SweepSetting) -> dict:
         return self.records[setting.key]
 
+    def predictions_file(self, learning_rate, batch_size) -> Path:
+        """The test-probability CSV of one trained configuration."""
+        key = (as_learning_rate(learning_rate), as_batch_size(batch_size))
+        if key not in self.predictions:
+            trained = ", ".join(
+                f"lr {format_learning_rate(lr)} batch {size}" for lr, size in self.predictions
+            )
+            raise ValueError(
+                f"lr {format_learning_rate(key[0])} batch {key[1]} is not one of the settings run "
+                f"({trained}); pick sample_learning_rate / sample_batch_size from the sweeps"
+            )
+        return self.predictions[key]
+
 
 def predictions_path(folder, config: Mapping) -> Path:
     return Path(folder) / f"{config_hash(config)}.csv"
@@ -406,11 +507,15 @@ def predictions_path(folder, config: Mapping) -> Path:
 
 def save_predictions(split_predictions, positive_class: str, path) -> Path:
     """Test paths, labels and P(positive_class) of one run, as CSV."""
-    table = pd.DataFrame({
-        "path": split_predictions.paths,
-        "label": np.asarray(split_predictions.y_true, dtype=int),
-        "probability_positive": np.asarray(split_predictions.probabilities, dtype=float).reshape(-1),
-    })
+    table = pd.DataFrame(
+        {
+            "path": split_predictions.paths,
+            "label": np.asarray(split_predictions.y_true, dtype=int),
+            "probability_positive": np.asarray(
+                split_predictions.probabilities, dtype=float
+            ).reshape(-1),
+        }
+    )
     table["positive_class"] = positive_class
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -447,8 +552,13 @@ def run_sweeps(
         path = predictions_path(predictions_dir, config)
         # A record without its prediction file (deleted, or written by an older version)
         # is retrained so that every setting can show sample predictions.
-        result = run(config, data.index, store, overwrite=store.has(config) and not path.exists(),
-                     verbose=verbose)
+        result = run(
+            config,
+            data.index,
+            store,
+            overwrite=store.has(config) and not path.exists(),
+            verbose=verbose,
+        )
         if not result.skipped:
             save_predictions(result.predictions["test"], data.positive_class, path)
             trained.append((learning_rate, batch_size))
@@ -460,8 +570,11 @@ def run_sweeps(
             report(
                 f"[{number}/{len(keys)}] lr {format_learning_rate(learning_rate)} batch "
                 f"{batch_size}: "
-                + ("reused record" if result.skipped else
-                   f"trained in {result.record['durations']['training_seconds']:.0f} s")
+                + (
+                    "reused record"
+                    if result.skipped
+                    else f"trained in {result.record['durations']['training_seconds']:.0f} s"
+                )
                 + f", final validation loss {validation_loss[-1]:.3f}, test accuracy "
                 f"{result.record['metrics']['test']['accuracy']:.3f}"
             )
@@ -471,8 +584,9 @@ def run_sweeps(
 # --------------------------------------------------------------------------- curves -> numbers
 
 
-def curve_numbers(history: Mapping[str, Sequence[float]], *, window: int = 5,
-                  spike_rise: float = 0.2) -> dict:
+def curve_numbers(
+    history: Mapping[str, Sequence[float]], *, window: int = 5, spike_rise: float = 0.2
+) -> dict:
     """One history's curves as numbers.
 
     final_* is the last epoch; best_* the lowest loss / highest accuracy and, for the
@@ -493,22 +607,34 @@ def curve_numbers(history: Mapping[str, Sequence[float]], *, window: int = 5,
         numbers[f"best_{name}_accuracy"] = float(np.nanmax(accuracy)) if accuracy.size else None
     validation = np.asarray(history.get("val_loss") or [], dtype=float)
     if validation.size:
-        last = validation[-min(window, validation.size):]
+        last = validation[-min(window, validation.size) :]
         numbers["best_val_loss_epoch"] = int(np.nanargmin(validation)) + 1
         numbers["max_val_loss"] = float(np.nanmax(validation))
         numbers["val_loss_std_last"] = float(np.nanstd(last))
         numbers["val_loss_spikes"] = int(np.sum(np.diff(validation) > spike_rise))
         numbers["val_loss_share_under_0_2"] = float(np.mean(validation < 0.2))
     else:
-        numbers.update({"best_val_loss_epoch": None, "max_val_loss": None,
-                        "val_loss_std_last": None, "val_loss_spikes": None,
-                        "val_loss_share_under_0_2": None})
+        numbers.update(
+            {
+                "best_val_loss_epoch": None,
+                "max_val_loss": None,
+                "val_loss_std_last": None,
+                "val_loss_spikes": None,
+                "val_loss_share_under_0_2": None,
+            }
+        )
     numbers["epochs_run"] = int(len(history.get("loss") or []))
     return numbers
 
 
-def sweep_table(results: SweepResults, settings: Sequence[SweepSetting], sweep: str, *,
-                window: int = 5, spike_rise: float = 0.2) -> pd.DataFrame:
+def sweep_table(
+    results: SweepResults,
+    settings: Sequence[SweepSetting],
+    sweep: str,
+    *,
+    window: int = 5,
+    spike_rise: float = 0.2,
+) -> pd.DataFrame:
     """One row per setting of ``sweep``: the curves as numbers, test metrics of the
     positive class (label 1) and the training time."""
     if sweep not in SWEEPS:
@@ -519,27 +645,35 @@ def sweep_table(results: SweepResults, settings: Sequence[SweepSetting], sweep: 
         positive = record["config"]["positive_class"]
         test = record["metrics"]["test"]
         per_class = test["per_class"][positive]
-        row = {"setting": setting.label, "learning_rate": setting.learning_rate,
-               "batch_size": setting.batch_size}
+        row = {
+            "setting": setting.label,
+            "learning_rate": setting.learning_rate,
+            "batch_size": setting.batch_size,
+        }
         row.update(curve_numbers(record["history"], window=window, spike_rise=spike_rise))
-        row.update({
-            "positive_class": positive,
-            "test_accuracy": test["accuracy"],
-            "test_precision": per_class["precision"],
-            "test_recall": per_class["recall"],
-            "test_f1": per_class["f1"],
-            "test_roc_auc": test.get("roc_auc"),
-            "training_seconds": record["durations"]["training_seconds"],
-            "config_hash": record["config_hash"],
-        })
+        row.update(
+            {
+                "positive_class": positive,
+                "test_accuracy": test["accuracy"],
+                "test_precision": per_class["precision"],
+                "test_recall": per_class["recall"],
+                "test_f1": per_class["f1"],
+                "test_roc_auc": test.get("roc_auc"),
+                "training_seconds": record["durations"]["training_seconds"],
+                "config_hash": record["config_hash"],
+            }
+        )
         rows.append(row)
     return pd.DataFrame(rows).set_index("setting")
 
 
 def histories(results: SweepResults, settings: Sequence[SweepSetting], sweep: str) -> dict:
     """``{panel label: history}`` of one sweep, for :func:`kerasbench.plots.curve_panels`."""
-    return {setting.label: results.record(setting)["history"]
-            for setting in settings if setting.sweep == sweep}
+    return {
+        setting.label: results.record(setting)["history"]
+        for setting in settings
+        if setting.sweep == sweep
+    }
 
 
 # --------------------------------------------------------------------------- the paper
@@ -579,16 +713,26 @@ def _rows_for(table: pd.DataFrame, column: str, values: Sequence) -> pd.DataFram
 
 
 def _format(value, digits: int = 3) -> str:
-    return "n.a." if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+    return (
+        "n.a."
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else f"{value:.{digits}f}"
+    )
 
 
 def _verdict(condition) -> str:
     return "n.a." if condition is None else ("yes" if condition else "no")
 
 
-def findings_table(lr_table: pd.DataFrame, batch_table: pd.DataFrame,
-                   samples: pd.DataFrame | None = None, *, positive_class: str = "covid",
-                   window: int = 5, spike_rise: float = 0.2) -> pd.DataFrame:
+def findings_table(
+    lr_table: pd.DataFrame,
+    batch_table: pd.DataFrame,
+    samples: pd.DataFrame | None = None,
+    *,
+    positive_class: str = "covid",
+    window: int = 5,
+    spike_rise: float = 0.2,
+) -> pd.DataFrame:
     """The paper's qualitative findings beside what this run's numbers show.
 
     Columns: ``finding from the paper``, ``what this run shows`` (computed from the sweep
@@ -597,22 +741,33 @@ def findings_table(lr_table: pd.DataFrame, batch_table: pd.DataFrame,
     rows = []
 
     def add(key, shows, agrees):
-        rows.append({"finding from the paper": PAPER_FINDINGS[key], "what this run shows": shows,
-                     "agrees": _verdict(agrees)})
+        rows.append(
+            {
+                "finding from the paper": PAPER_FINDINGS[key],
+                "what this run shows": shows,
+                "agrees": _verdict(agrees),
+            }
+        )
 
     ranked = lr_table.sort_values("best_val_loss") if len(lr_table) else lr_table
     if len(ranked):
         best = ranked.iloc[0]
         middle = _rows_for(lr_table, "learning_rate", (1e-4, 1e-5))
-        shows = (f"best lr by lowest validation loss: {format_learning_rate(best['learning_rate'])} "
-                 f"({best['best_val_loss']:.3f}); ranking: "
-                 + ", ".join(format_learning_rate(v) for v in ranked["learning_rate"]))
+        shows = (
+            f"best lr by lowest validation loss: {format_learning_rate(best['learning_rate'])} "
+            f"({best['best_val_loss']:.3f}); ranking: "
+            + ", ".join(format_learning_rate(v) for v in ranked["learning_rate"])
+        )
         if len(middle):
             shows += "; share of epochs with validation loss < 0.2: " + ", ".join(
                 f"{format_learning_rate(r.learning_rate)} {r.val_loss_share_under_0_2:.0%}"
-                for r in middle.itertuples())
-        agrees = (any(math.isclose(best["learning_rate"], v) for v in (1e-4, 1e-5))
-                  if len(middle) else None)
+                for r in middle.itertuples()
+            )
+        agrees = (
+            any(math.isclose(best["learning_rate"], v) for v in (1e-4, 1e-5))
+            if len(middle)
+            else None
+        )
     else:
         shows, agrees = "learning-rate sweep not run", None
     add("best_learning_rates", shows, agrees)
@@ -621,11 +776,16 @@ def findings_table(lr_table: pd.DataFrame, batch_table: pd.DataFrame,
     rest = lr_table.drop(index=high.index)
     if len(high) and len(rest):
         epochs_used = min(window, int(lr_table["epochs_run"].max()))
-        shows = (f"std of validation loss over the last {epochs_used} epochs: "
-                 + ", ".join(f"{format_learning_rate(r.learning_rate)} {r.val_loss_std_last:.3f} "
-                             f"(max {r.max_val_loss:.2f})" for r in high.itertuples())
-                 + f" vs mean {rest['val_loss_std_last'].mean():.3f} for the other rates; "
-                 f"mean final train accuracy {high['final_train_accuracy'].mean():.3f}")
+        shows = (
+            f"std of validation loss over the last {epochs_used} epochs: "
+            + ", ".join(
+                f"{format_learning_rate(r.learning_rate)} {r.val_loss_std_last:.3f} "
+                f"(max {r.max_val_loss:.2f})"
+                for r in high.itertuples()
+            )
+            + f" vs mean {rest['val_loss_std_last'].mean():.3f} for the other rates; "
+            f"mean final train accuracy {high['final_train_accuracy'].mean():.3f}"
+        )
         agrees = bool(high["val_loss_std_last"].mean() > rest["val_loss_std_last"].mean())
     else:
         shows, agrees = "needs lr 1e-2 or 1e-3 and at least one other rate", None
@@ -634,9 +794,10 @@ def findings_table(lr_table: pd.DataFrame, batch_table: pd.DataFrame,
     low = _rows_for(lr_table, "learning_rate", (1e-6, 1e-7))
     middle = _rows_for(lr_table, "learning_rate", (1e-4, 1e-5))
     if len(low) and len(middle):
-        shows = ("final validation loss: "
-                 + ", ".join(f"{format_learning_rate(r.learning_rate)} {r.final_val_loss:.3f}"
-                             for r in pd.concat([middle, low]).itertuples()))
+        shows = "final validation loss: " + ", ".join(
+            f"{format_learning_rate(r.learning_rate)} {r.final_val_loss:.3f}"
+            for r in pd.concat([middle, low]).itertuples()
+        )
         agrees = bool(low["final_val_loss"].mean() > middle["final_val_loss"].mean())
     else:
         shows, agrees = "needs lr 1e-6 or 1e-7 and lr 1e-4 or 1e-5", None
@@ -644,30 +805,48 @@ def findings_table(lr_table: pd.DataFrame, batch_table: pd.DataFrame,
 
     if len(batch_table):
         ranked = batch_table.sort_values("best_val_loss")
-        shows = ("lowest validation loss per batch size: "
-                 + ", ".join(f"{int(r.batch_size)}: {r.best_val_loss:.3f}" for r in batch_table.itertuples())
-                 + f"; best batch {int(ranked.iloc[0]['batch_size'])}")
+        shows = (
+            "lowest validation loss per batch size: "
+            + ", ".join(
+                f"{int(r.batch_size)}: {r.best_val_loss:.3f}" for r in batch_table.itertuples()
+            )
+            + f"; best batch {int(ranked.iloc[0]['batch_size'])}"
+        )
         paper_best = PAPER_LR_SWEEP_BATCH_SIZE
-        agrees = (int(ranked.iloc[0]["batch_size"]) == paper_best
-                  if paper_best in set(batch_table["batch_size"]) else None)
+        agrees = (
+            int(ranked.iloc[0]["batch_size"]) == paper_best
+            if paper_best in set(batch_table["batch_size"])
+            else None
+        )
     else:
         shows, agrees = "batch-size sweep not run", None
     add("best_batch_size", shows, agrees)
 
     if len(batch_table) > 1:
         smallest = batch_table["batch_size"].min()
-        small, larger = batch_table[batch_table["batch_size"] == smallest], batch_table[batch_table["batch_size"] > smallest]
-        shows = (f"validation-loss spikes (rise > {spike_rise} in one epoch) per batch size: "
-                 + ", ".join(f"{int(r.batch_size)}: {r.val_loss_spikes} (max {r.max_val_loss:.2f})"
-                             for r in batch_table.itertuples()))
+        small, larger = (
+            batch_table[batch_table["batch_size"] == smallest],
+            batch_table[batch_table["batch_size"] > smallest],
+        )
+        shows = (
+            f"validation-loss spikes (rise > {spike_rise} in one epoch) per batch size: "
+            + ", ".join(
+                f"{int(r.batch_size)}: {r.val_loss_spikes} (max {r.max_val_loss:.2f})"
+                for r in batch_table.itertuples()
+            )
+        )
         # A spike is a one-epoch jump; a peak at least spike_rise above batch 5's highest
         # point counts too, since the paper reads "very high points" off whole curves.
         more_spikes = larger["val_loss_spikes"].mean() > small["val_loss_spikes"].mean()
         higher_peak = larger["max_val_loss"].max() - small["max_val_loss"].max() > spike_rise
         agrees = bool(more_spikes or higher_peak)
         shows += "; larger batches " + (
-            "spike more" if more_spikes else f"peak more than {spike_rise} higher" if higher_peak
-            else "neither spike more nor peak higher")
+            "spike more"
+            if more_spikes
+            else f"peak more than {spike_rise} higher"
+            if higher_peak
+            else "neither spike more nor peak higher"
+        )
     else:
         shows, agrees = "needs at least two batch sizes", None
     add("larger_batches_spike", shows, agrees)
@@ -675,19 +854,23 @@ def findings_table(lr_table: pd.DataFrame, batch_table: pd.DataFrame,
     if samples is not None and len(samples):
         column = f"P({positive_class})"
         by_class = samples.groupby("true_class")[column].mean()
-        shows = (f"this run's sigmoid output is P({positive_class}) (label 1 = {positive_class}); "
-                 "mean over the samples: "
-                 + ", ".join(f"{name} images {value:.3g}" for name, value in by_class.items()))
+        shows = (
+            f"this run's sigmoid output is P({positive_class}) (label 1 = {positive_class}); "
+            "mean over the samples: "
+            + ", ".join(f"{name} images {value:.3g}" for name, value in by_class.items())
+        )
         add("sample_predictions", shows, None)
     return pd.DataFrame(rows)
 
 
-def paper_comparison(lr_table: pd.DataFrame, samples: pd.DataFrame | None,
-                     positive_class: str, negative_class: str) -> dict:
+def paper_comparison(
+    lr_table: pd.DataFrame, samples: pd.DataFrame | None, positive_class: str, negative_class: str
+) -> dict:
     """This run's values for :data:`PAPER_NUMBERS` (None where the setting was not run).
 
     The paper's scores are P(normal); this run's P(positive_class) is turned into P(normal)
     when ``normal`` is the negative class, so the two columns mean the same thing."""
+
     def lr_value(rates, column, reduce=np.mean):
         rows = _rows_for(lr_table, "learning_rate", rates)
         return float(reduce(rows[column])) if len(rows) else None
@@ -695,26 +878,37 @@ def paper_comparison(lr_table: pd.DataFrame, samples: pd.DataFrame | None,
     values = {
         "max validation loss, lr 1e-2 (read off the curve)": lr_value((1e-2,), "max_val_loss"),
         "max validation loss, lr 1e-3 (read off the curve)": lr_value((1e-3,), "max_val_loss"),
-        "typical loss, lr 1e-4 and 1e-5 (upper level, read off)": lr_value((1e-4, 1e-5), "final_val_loss"),
+        "typical loss, lr 1e-4 and 1e-5 (upper level, read off)": lr_value(
+            (1e-4, 1e-5), "final_val_loss"
+        ),
         "typical loss, lr 1e-6 and 1e-7 (read off)": lr_value((1e-6, 1e-7), "final_val_loss"),
         "P(normal), sample normal image": None,
         "P(normal), sample covid image": None,
     }
-    normal = next((name for name in (positive_class, negative_class) if name.casefold() == "normal"), None)
-    covid = next((name for name in (positive_class, negative_class) if name.casefold() == "covid"), None)
+    normal = next(
+        (name for name in (positive_class, negative_class) if name.casefold() == "normal"), None
+    )
+    covid = next(
+        (name for name in (positive_class, negative_class) if name.casefold() == "covid"), None
+    )
     if samples is not None and len(samples) and normal and covid:
         probability = samples[f"P({positive_class})"]
         p_normal = probability if positive_class == normal else 1.0 - probability
-        values["P(normal), sample normal image"] = float(p_normal[samples["true_class"] == normal].mean())
-        values["P(normal), sample covid image"] = float(p_normal[samples["true_class"] == covid].mean())
+        values["P(normal), sample normal image"] = float(
+            p_normal[samples["true_class"] == normal].mean()
+        )
+        values["P(normal), sample covid image"] = float(
+            p_normal[samples["true_class"] == covid].mean()
+        )
     return values
 
 
 # --------------------------------------------------------------------------- sample predictions
 
 
-def sample_predictions(predictions_csv, class_names: Sequence[str], *, per_class: int = 2,
-                       seed: int = 42) -> pd.DataFrame:
+def sample_predictions(
+    predictions_csv, class_names: Sequence[str], *, per_class: int = 2, seed: int = 42
+) -> pd.DataFrame:
     """``per_class`` test images of each class (seeded choice) with P(positive_class),
     the predicted class (threshold 0.5) and whether it is right. ``class_names`` is
     ``[negative, positive]``."""
@@ -736,30 +930,47 @@ def sample_predictions(predictions_csv, class_names: Sequence[str], *, per_class
     picked = table.iloc[chosen].reset_index(drop=True)
     probability = picked["probability_positive"].to_numpy(dtype=float)
     predicted = (probability >= 0.5).astype(int)
-    return pd.DataFrame({
-        "path": picked["path"],
-        "true_class": [class_names[label] for label in picked["label"]],
-        f"P({positive})": probability,
-        "predicted_class": [class_names[label] for label in predicted],
-        "correct": predicted == picked["label"].to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "path": picked["path"],
+            "true_class": [class_names[label] for label in picked["label"]],
+            f"P({positive})": probability,
+            "predicted_class": [class_names[label] for label in predicted],
+            "correct": predicted == picked["label"].to_numpy(),
+        }
+    )
 
 
 def sample_captions(samples: pd.DataFrame, positive_class: str) -> list[str]:
     column = f"P({positive_class})"
-    return [f"true: {row['true_class']}\nP({positive_class})={row[column]:.3g}"
-            for _, row in samples.iterrows()]
+    return [
+        f"true: {row['true_class']}\nP({positive_class})={row[column]:.3g}"
+        for _, row in samples.iterrows()
+    ]
 
 
-def sample_prediction_grid(samples: pd.DataFrame, positive_class: str, *, image_size,
-                           path=None, title: str = "", note: str = ""):
+def sample_prediction_grid(
+    samples: pd.DataFrame,
+    positive_class: str,
+    *,
+    image_size,
+    path=None,
+    title: str = "",
+    note: str = "",
+):
     """The sample images with ``P(positive_class)=...`` under each (plots.image_grid)."""
     from kerasbench.pipeline import load_image
     from kerasbench.plots import image_grid
 
     images = [load_image(image_path, image_size) for image_path in samples["path"]]
-    return image_grid(images, sample_captions(samples, positive_class), path, title=title, note=note,
-                      columns=min(5, max(1, len(images))))
+    return image_grid(
+        images,
+        sample_captions(samples, positive_class),
+        path,
+        title=title,
+        note=note,
+        columns=min(5, max(1, len(images))),
+    )
 
 
 def report_note(context_note: str, positive_class: str) -> str:
@@ -775,11 +986,19 @@ def model_summary(config: Mapping) -> pd.DataFrame:
 
     from kerasbench.heads import build_classifier, parameter_counts
 
-    model = build_classifier(config["backbone"], 2, image_size=config["image_size"],
-                             weights=config["weights"], head="sigmoid",
-                             hidden_units=config["hidden_units"], trainable=config["trainable"])
+    model = build_classifier(
+        config["backbone"],
+        2,
+        image_size=config["image_size"],
+        weights=config["weights"],
+        head="sigmoid",
+        hidden_units=config["hidden_units"],
+        trainable=config["trainable"],
+    )
     counts = parameter_counts(model)
-    layers = [(layer.name, type(layer).__name__, int(layer.count_params())) for layer in model.layers]
+    layers = [
+        (layer.name, type(layer).__name__, int(layer.count_params())) for layer in model.layers
+    ]
     table = pd.DataFrame(layers, columns=["layer", "type", "parameters"]).set_index("layer")
     table.attrs["counts"] = counts
     del model
@@ -791,19 +1010,48 @@ def settings_table(settings: Sequence[SweepSetting]) -> pd.DataFrame:
     """Every panel of both sweeps and the configuration it trains (shared ones marked)."""
     keys = distinct_runs(settings)
     uses = {key: [s.sweep for s in settings if s.key == key] for key in keys}
-    return pd.DataFrame([
-        {"sweep": s.sweep, "panel": s.label, "learning_rate": s.learning_rate,
-         "batch_size": s.batch_size, "run": keys.index(s.key) + 1,
-         "shared by both sweeps": len(uses[s.key]) > 1}
-        for s in settings
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "sweep": s.sweep,
+                "panel": s.label,
+                "learning_rate": s.learning_rate,
+                "batch_size": s.batch_size,
+                "run": keys.index(s.key) + 1,
+                "shared by both sweeps": len(uses[s.key]) > 1,
+            }
+            for s in settings
+        ]
+    )
 
 
 __all__ = [
-    "BATCH_SIZE_SWEEP", "LEARNING_RATE_SWEEP", "PAPER_AUGMENTATION", "PAPER_FINDINGS",
-    "PAPER_NUMBERS", "StudyData", "SweepResults", "SweepSetting", "base_config",
-    "binary_classes", "carve_validation", "curve_numbers", "distinct_runs", "drop_folders",
-    "findings_table", "histories", "model_summary", "paper_comparison", "prepare_data",
-    "report_note", "run_config", "run_sweeps", "sample_prediction_grid", "sample_predictions",
-    "select_binary", "settings_table", "sweep_settings", "sweep_table",
+    "BATCH_SIZE_SWEEP",
+    "LEARNING_RATE_SWEEP",
+    "PAPER_AUGMENTATION",
+    "PAPER_FINDINGS",
+    "PAPER_NUMBERS",
+    "StudyData",
+    "SweepResults",
+    "SweepSetting",
+    "base_config",
+    "binary_classes",
+    "carve_validation",
+    "curve_numbers",
+    "distinct_runs",
+    "drop_folders",
+    "findings_table",
+    "histories",
+    "model_summary",
+    "paper_comparison",
+    "prepare_data",
+    "report_note",
+    "run_config",
+    "run_sweeps",
+    "sample_prediction_grid",
+    "sample_predictions",
+    "select_binary",
+    "settings_table",
+    "sweep_settings",
+    "sweep_table",
 ]

@@ -507,15 +507,13 @@ def paper_comparison(records: Mapping[str, dict], note: str = "") -> pd.DataFram
 
 def paper_side_by_side(records: Mapping[str, dict]) -> pd.DataFrame:
     """The same numbers in the paper's layout: one row per scenario, each quantity as a
-    (paper, this run) pair of columns."""
+    pair of columns ``<quantity> (paper)`` and ``<quantity> (this run)``."""
     this_run = scenario_table(records)
     columns = {}
     for column in TABLE_COLUMNS:
-        columns[(column, "paper")] = [PAPER_RESULTS[name][column] for name in this_run.index]
-        columns[(column, "this run")] = [_number(value) for value in this_run[column]]
-    table = pd.DataFrame(columns, index=this_run.index)
-    table.columns = pd.MultiIndex.from_tuples(table.columns)
-    return table
+        columns[f"{column} (paper)"] = [PAPER_RESULTS[name][column] for name in this_run.index]
+        columns[f"{column} (this run)"] = [_number(value) for value in this_run[column]]
+    return pd.DataFrame(columns, index=this_run.index)
 
 
 def _number(value):

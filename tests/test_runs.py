@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from kerasbench.data.index import index_folder
+from kerasbench.results import ResultsStore
+from kerasbench.runs import (
+    outputs_to_probabilities,
+    predict_frame,
+    resolve_config,
+    run_classification,
+)
+
+TINY = {"backbone": "squeezenet1_1", "image_size": 32, "batch_size": 8, "epochs": 2,
+        "head": "logits", "trainable": "all", "learning_rate": 1e-3, "seed": 7}
+
+
+@pytest.fixture
+def tiny_index(tmp_path):
+    generator = np.random.default_rng(0)
+    for split, count in (("train", 10), ("validation", 4), ("test", 5)):
+        for label, colour in enumerate(((200, 30, 30), (30, 30, 200))):
+            folder = tmp_path / "data" / split / f"class{label}"
+            folder.mkdir(parents=True)
+            for number in range(count):
+                pixels = np.clip(np.array(colour) + generator.normal(0, 25, (24, 24, 3)), 0, 255)
+                Image.fromarray(pixels.astype("uint8")).save(folder / f"{number}.png")
+    return index_folder(tmp_path / "data")
+
+
+def test_run_writes_a_complete_record_and_skips_on_rerun(tiny_index, tmp_path):
+    store = ResultsStore(tmp_path / "records")
+    result = run_classification(TINY, tiny_index, store)
+    record = result.record
+    assert not result.skipped
+    assert set(record["metrics"]) == {"validation", "test"}
+    assert record["metrics"]["test"]["count"] == 10
+    assert len(record["history"]["loss"]) == 2 and "val_accuracy" in record["history"]
+    assert record["durations"]["training_seconds"] > 0
+    assert record["performance"]["compute_dtype"] == "float32"  # CPU: policy changes nothing
+    assert record["parameters"]["total"] > 0
+    # evaluation pass kept the index order: paths line up with the split's rows
+    assert result.predictions["test"].paths == tiny_index.split("test")["path"].tolist()
+    again = run_classification(TINY, tiny_index, store)
+    assert again.skipped and again.record == record
+    assert len(store) == 1
+
+
+def test_two_seeded_runs_give_identical_metrics(tiny_index, tmp_path):
+    first = run_classification(TINY, tiny_index, ResultsStore(tmp_path / "a")).record
+    second = run_classification(TINY, tiny_index, ResultsStore(tmp_path / "b")).record
+    assert first["metrics"]["test"]["accuracy"] == second["metrics"]["test"]["accuracy"]
+    np.testing.assert_allclose(first["history"]["loss"], second["history"]["loss"], rtol=1e-5)
+
+
+def test_batch_larger_than_training_split_is_capped(tiny_index, tmp_path):
+    record = run_classification({**TINY, "batch_size": 256, "epochs": 1}, tiny_index,
+                                ResultsStore(tmp_path)).record
+    assert record["batch_size_effective"] == 20
+
+
+def test_predict_frame_aligns_labels_predictions_and_paths(tiny_index):
+    from kerasbench.heads import build_classifier
+
+    model = build_classifier("squeezenet1_1", 2, image_size=32, head="softmax")
+    frame = tiny_index.split("test")
+    predictions = predict_frame(model, frame, image_size=32, head="softmax", batch_size=3)
+    assert predictions.y_true.tolist() == frame["label"].tolist()
+    assert predictions.probabilities.shape == (10, 2)
+    assert len(predictions.frame()) == 10
+
+
+def test_unknown_setting_is_rejected():
+    with pytest.raises(ValueError, match="learning_rat"):
+        resolve_config({"learning_rat": 0.1})
+
+
+def test_logits_become_probabilities():
+    probabilities = outputs_to_probabilities(np.array([[0.0, 0.0], [10.0, 0.0]]), "logits")
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    assert probabilities[0, 0] == pytest.approx(0.5)
