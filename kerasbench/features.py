@@ -32,6 +32,7 @@ import json
 import os
 import tempfile
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,11 +52,13 @@ __all__ = [
     "build_head_layer",
     "build_head_model",
     "classifier_from_extractor",
+    "compile_head",
     "epoch_order",
     "feature_key",
     "feature_key_inputs",
     "frame_fingerprint",
     "ordered_outputs",
+    "prepare_head",
     "train_probe",
     "weights_descriptor",
 ]
@@ -208,6 +211,30 @@ def build_full_classifier(backbone: str, num_classes: int, *, image_size, weight
     """The plain path's model: frozen backbone + average pooling + seeded Dense logits."""
     extractor = build_extractor(backbone, image_size, weights=weights, seed=seed)
     return classifier_from_extractor(extractor, build_head_layer(num_classes, seed))
+
+
+# Initial weights of head models that prepare_head compiled, to reset them between trials.
+_INITIAL_HEAD_WEIGHTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def prepare_head(model, learning_rate: float) -> None:
+    """Compile a head model for a new trial, or reset one compiled here before.
+
+    A reset puts back the model's initial (seeded) weights, zeroes Adam's step count and
+    moments and sets the learning rate: the same state as a freshly built and compiled
+    model, but Keras keeps its traced training and evaluation functions, which would
+    otherwise be traced again for every trial (about a second each; longer than
+    training a head on cached features).
+    """
+    initial = _INITIAL_HEAD_WEIGHTS.get(model)
+    if initial is None:
+        compile_head(model, learning_rate)
+        _INITIAL_HEAD_WEIGHTS[model] = [np.array(weight) for weight in model.get_weights()]
+        return
+    model.set_weights(initial)
+    for variable in model.optimizer.variables:
+        variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
+    model.optimizer.learning_rate.assign(float(learning_rate))
 
 
 def compile_head(model, learning_rate: float) -> None:
@@ -367,6 +394,8 @@ class FeatureCache:
                  seed: int, interpolation: str = "bilinear") -> dict[str, SplitFeatures]:
         """Features of every split in ``frames`` (name -> index frame): from memory, from
         disk, or computed now (one extractor for all missing splits) and stored."""
+        from kerasbench.backbones import get_backbone
+
         out, missing = {}, {}
         for split, frame in frames.items():
             start = time.perf_counter()
@@ -396,35 +425,48 @@ class FeatureCache:
         if missing:
             extractor = self.extractor(backbone, weights=weights, image_size=image_size,
                                        seed=seed)
+            size = tuple(next(iter(missing.values()))[1]["image_size"])
+            # One ordered pass over all missing splits: one short (padded) last batch
+            # instead of one per split.
+            joined = pd.concat([item[0][["path", "label"]] for item in missing.values()],
+                               ignore_index=True)
+            start = time.perf_counter()
+            features, labels, _ = ordered_outputs(extractor, joined, image_size=size,
+                                                  batch_size=self.batch_size,
+                                                  interpolation=interpolation)
+            total_seconds = time.perf_counter() - start
+            offset = 0
             for split, (frame, inputs, key, array_path, meta_path) in missing.items():
-                start = time.perf_counter()
-                features, labels, _ = ordered_outputs(
-                    extractor, frame, image_size=tuple(inputs["image_size"]),
-                    batch_size=self.batch_size, interpolation=interpolation,
-                )
-                compute_seconds = time.perf_counter() - start
+                rows = len(frame)
+                split_features = features[offset:offset + rows]
+                split_labels = labels[offset:offset + rows]
+                offset += rows
+                # The pass is shared; each split is charged its share of rows.
+                compute_seconds = total_seconds * rows / max(len(joined), 1)
                 meta = {
                     "key": key,
                     "split": split,
                     "inputs": inputs,
-                    "shape": list(features.shape),
-                    "dtype": str(features.dtype),
+                    "shape": list(split_features.shape),
+                    "dtype": str(split_features.dtype),
                     "compute_seconds": compute_seconds,
                     "batch_size": self.batch_size,
                     "created": _datetime.datetime.now(_datetime.timezone.utc).isoformat(),
                 }
-                _write_arrays_atomic(array_path, features=features, labels=labels)
+                _write_arrays_atomic(array_path, features=split_features, labels=split_labels)
                 # The meta file is written last: its presence marks a complete entry.
                 write_json_atomic(meta_path, meta)
-                result = SplitFeatures(split, features, labels, key, False, compute_seconds,
-                                       compute_seconds, array_path, meta)
+                result = SplitFeatures(split, split_features, split_labels, key, False,
+                                       compute_seconds, compute_seconds, array_path, meta)
                 self._remember(result)
                 out[split] = result
                 self.misses += 1
-                if self.verbose:
-                    height, width = inputs["image_size"]
-                    print(f"features: {inputs['backbone']} {height}x{width} {split}: "
-                          f"{features.shape[0]} x {features.shape[1]} in {compute_seconds:.1f}s")
+            if self.verbose:
+                height, width = size
+                shapes = ", ".join(f"{split} {out[split].features.shape[0]}"
+                                   for split in missing)
+                print(f"features: {get_backbone(backbone).name} {height}x{width}: {shapes} "
+                      f"images x {features.shape[1]} in {total_seconds:.1f}s")
         return {split: out[split] for split in frames}
 
     def _remember(self, result: SplitFeatures) -> None:
@@ -606,7 +648,7 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
         if model is None:
             model = build_head_model(feature_dim, num_classes, seed)
         durations["build_seconds"] = time.perf_counter() - build_start
-        compile_head(model, learning_rate)
+        prepare_head(model, learning_rate)
         train_x, train_y = features["train"].features, features["train"].labels
 
         def make_train(order):

@@ -369,6 +369,7 @@ class FrozenBackboneGrid(RecordHyperModel):
         self.dataset = frame_fingerprint(index.frame)
         self.fixed_config = dict(fixed_config or {})
         self._build_seconds = 0.0
+        self._head_model = None
         # Plain trials each build a whole backbone: free the previous one first.
         self.clear_session_between_trials = feature_cache is None
 
@@ -397,8 +398,13 @@ class FrozenBackboneGrid(RecordHyperModel):
         if self.feature_cache is not None:
             from kerasbench.backbones import get_backbone
 
-            model = build_head_model(get_backbone(self.backbone).feature_dim,
-                                     len(self.class_names), self.seed)
+            # One head model for the whole grid, reset to its seeded initial state at the
+            # start of each trial (features.prepare_head): Keras then traces its training
+            # step once instead of once per trial.
+            if self._head_model is None:
+                self._head_model = build_head_model(get_backbone(self.backbone).feature_dim,
+                                                    len(self.class_names), self.seed)
+            model = self._head_model
         else:
             model = build_full_classifier(self.backbone, len(self.class_names),
                                           image_size=int(values["image_size"]),

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -600,16 +601,37 @@ def train_siamese(model: keras.Model, train_batches, *, epochs: Iterable[int] | 
 # --------------------------------------------------------------------------- scoring
 
 
+# One compiled inference function per embedding model, traced once for any batch size:
+# Keras's predict/predict_on_batch retrace for every new batch shape (a verification pair,
+# a validation set, the last partial batch), which costs more than the inference itself.
+_INFERENCE_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _inference_function(embedding_model: keras.Model):
+    function = _INFERENCE_FUNCTIONS.get(embedding_model)
+    if function is None:
+        import tensorflow as tf
+
+        shape = (None, *tuple(embedding_model.input_shape[1:]))
+
+        def infer(images):
+            return embedding_model(images, training=False)
+
+        function = tf.function(infer, input_signature=[tf.TensorSpec(shape, tf.float32)])
+        _INFERENCE_FUNCTIONS[embedding_model] = function
+    return function
+
+
 def embed_images(embedding_model: keras.Model, images: np.ndarray, batch_size: int = 64
                  ) -> np.ndarray:
-    """Embeddings of a batch of 0-255 images, in order (inference mode)."""
+    """Embeddings of 0-255 images ``(n, h, w, 3)``, in order (inference mode)."""
     images = np.asarray(images, dtype=np.float32)
     if len(images) == 0:
         return np.zeros((0, int(embedding_model.output_shape[-1])), dtype=np.float32)
-    if len(images) <= batch_size:
-        return np.asarray(embedding_model.predict_on_batch(images), dtype=np.float32)
-    return np.asarray(embedding_model.predict(images, batch_size=batch_size, verbose=0),
-                      dtype=np.float32)
+    function = _inference_function(embedding_model)
+    parts = [np.asarray(function(images[start:start + batch_size]))
+             for start in range(0, len(images), batch_size)]
+    return np.concatenate(parts).astype(np.float32, copy=False)
 
 
 def pair_distances(embeddings: np.ndarray, index_a, index_b,

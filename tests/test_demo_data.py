@@ -123,9 +123,9 @@ def test_binary_defaults_and_options(tmp_path):
     first = sorted((grey / "down_syndrome").iterdir())[0]
     with Image.open(first) as image:
         assert (image.format, image.mode) == ("JPEG", "L")
-    assert "'face'" in (grey / demo.MARKER).read_text() or '"face"' in (
-        grey / demo.MARKER
-    ).read_text()
+    assert (
+        "'face'" in (grey / demo.MARKER).read_text() or '"face"' in (grey / demo.MARKER).read_text()
+    )
 
 
 def test_binary_classes_differ_on_average(tmp_path):

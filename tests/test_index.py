@@ -169,6 +169,18 @@ def test_no_images(tmp_path):
         index_folder(notes)
 
 
+def test_loose_images_without_class_folders(tmp_path):
+    root = make_tree(tmp_path / "d", {".": 3})
+    with pytest.raises(DatasetError, match="3 images lie directly in it"):
+        index_folder(root)
+
+
+def test_wrapped_dataset_folder_is_not_taken_for_a_class(tmp_path):
+    split_tree(tmp_path / "slug" / "dataset")
+    with pytest.raises(DatasetError, match=r"pass .*slug[/\\]dataset instead"):
+        index_folder(tmp_path / "slug")
+
+
 def test_empty_class_folder(tmp_path):
     root = make_tree(tmp_path / "d", {"cat": 3})
     (root / "dog").mkdir()
@@ -240,6 +252,13 @@ def test_hidden_entries_and_non_images_are_skipped_and_counted(tmp_path, capsys)
     assert "4 hidden entries" in line[0]
     assert "2 non-image files" in line[0]
     assert "1 images outside class folders" in line[0]
+
+
+def test_skipped_files_in_a_flat_root_are_counted_once(tmp_path, capsys):
+    root = make_tree(tmp_path / "d", {"a": 3, "b": 3})
+    (root / "README.txt").write_text("about")
+    index_folder(root, validation_fraction=0, test_fraction=0)
+    assert "skipped 1 non-image files" in capsys.readouterr().out
 
 
 def test_extensions_option(tmp_path):
@@ -396,7 +415,14 @@ def test_split_file_ignored_for_split_layout(tmp_path, capsys):
 def test_subsample_per_class_counts_and_seed(tmp_path, capsys):
     root = make_tree(
         tmp_path / "d",
-        {"train/a": 10, "train/b": 3, "validation/a": 4, "validation/b": 4, "test/a": 2, "test/b": 2},
+        {
+            "train/a": 10,
+            "train/b": 3,
+            "validation/a": 4,
+            "validation/b": 4,
+            "test/a": 2,
+            "test/b": 2,
+        },
     )
     index = index_folder(root)
     small = index.subsample({"train": 5, "val": 2}, seed=7)

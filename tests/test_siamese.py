@@ -215,9 +215,11 @@ def test_pair_batches_resample_each_epoch_reproducibly():
     truth = labels[first[:, 0, 0, 0].astype(int)] == labels[second[:, 0, 0, 0].astype(int)]
     np.testing.assert_array_equal(truth, batch_labels == SAME_PERSON)
     for epoch in range(2):
-        for (a, b), (c, d) in zip(first_run[epoch], second_run[epoch]):
-            np.testing.assert_array_equal(a[0], c[0])
-            np.testing.assert_array_equal(a[1], c[1])
+        for (inputs, targets), (other_inputs, other_targets) in zip(first_run[epoch],
+                                                                    second_run[epoch]):
+            np.testing.assert_array_equal(inputs[0], other_inputs[0])
+            np.testing.assert_array_equal(inputs[1], other_inputs[1])
+            np.testing.assert_array_equal(targets, other_targets)
     assert not np.array_equal(first_run[0][0][0][0], first_run[1][0][0][0])
 
 

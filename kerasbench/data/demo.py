@@ -958,5 +958,5 @@ def demo_folder(
             f"{', '.join(sorted(accepted - {'kwargs'}))}"
         )
     if create:
-        DEMO_DATASETS[name](folder, seed=seed, **options)
+        return DEMO_DATASETS[name](folder, seed=seed, **options)
     return folder

@@ -457,11 +457,19 @@ def _images_under(folder: Path, skipped: _Skipped, extensions: frozenset) -> lis
     return natural_sorted(found)
 
 
-def _scan_classes(folder: Path, skipped: _Skipped, extensions: frozenset, where: str) -> dict:
-    """``{class_name: [relative image paths]}`` for one folder of class folders."""
+def _scan_classes(
+    folder: Path, skipped: _Skipped, extensions: frozenset, where: str, dirs: list | None = None
+) -> dict:
+    """``{class_name: [relative image paths]}`` for one folder of class folders.
+
+    ``dirs``: its sub-folders when already listed (listing again would count the skipped
+    files there twice).
+    """
     classes = {}
     empty = []
-    for name in _visible_dirs(folder, skipped, extensions):
+    if dirs is None:
+        dirs = _visible_dirs(folder, skipped, extensions)
+    for name in dirs:
         files = _images_under(folder / name, skipped, extensions)
         if files:
             classes[name] = files
@@ -496,9 +504,10 @@ def _check_one(path: str, mode: str | None, want_hash: bool) -> tuple:
                 _draft_load(image)
             else:
                 image.verify()
-        if mode == "verify" and fmt in ("JPEG", "MPO"):
-            # JPEG verify() stops at the header, so a truncated download passes it and then
-            # fails inside tf.data mid-epoch; a 1/8-scale decode reads the whole scan.
+        if mode == "verify" and fmt != "PNG":
+            # Only PNG's verify() reads the whole file (chunk checksums); for JPEG, PGM and
+            # the rest it stops at the header, so a truncated download would pass and then
+            # fail inside the input pipeline mid-epoch. Decoding (JPEG at 1/8 scale) is cheap.
             with Image.open(io.BytesIO(data)) as image:
                 _draft_load(image)
     except Exception as exc:  # noqa: BLE001 - any failure means "cannot be read"
@@ -561,9 +570,10 @@ def index_folder(
         validation_fraction, test_fraction: shares of all images held out when the split is
             made here (stratified by class, ``seed`` fixes it); 0 leaves a split out.
         check_images: ``True``/``"verify"`` opens every file with PIL and runs ``verify()``
-            (headers, PNG checksums), plus a 1/8-scale decode of JPEGs, whose ``verify()``
-            would miss truncated files; ``"decode"`` decodes every file (slower for large
-            PNGs); ``False`` skips the check. Files are read in a thread pool.
+            (which checks PNG checksums but only headers elsewhere), then decodes the
+            non-PNG files (JPEG at 1/8 scale), so truncated files are caught too;
+            ``"decode"`` decodes every file (slower for large PNGs); ``False`` skips the
+            check. Files are read in a thread pool.
         on_corrupt: ``"error"`` (list every unreadable file) or ``"skip"`` (drop them, print
             the list).
         on_cross_split_duplicate: byte-identical files in two splits: ``"warn"``
@@ -612,9 +622,10 @@ def index_folder(
                 "is not used"
             )
     else:
-        classes = _scan_classes(root, skipped, exts, str(root))
+        _refuse_wrapped_dataset(root, top)
+        classes = _scan_classes(root, skipped, exts, str(root), dirs=top)
         if not classes:
-            raise DatasetError(_no_images_message(root, exts))
+            raise DatasetError(_no_images_message(root, exts, skipped.loose))
         per_split = None
 
     note = skipped.line(root)
@@ -699,7 +710,22 @@ def _within_class(rel: str, split_layout: bool) -> str:
     return rel.split("/", 2 if split_layout else 1)[-1]
 
 
-def _no_images_message(root: Path, exts: frozenset) -> str:
+def _refuse_wrapped_dataset(root: Path, top: list) -> None:
+    # Kaggle and zip files often wrap a data set in one more folder; taken as a folder of
+    # class folders, it would become one class holding every split's images.
+    for name in top:
+        try:
+            inner = [e.name for e in os.scandir(root / name) if e.is_dir()]
+        except OSError:
+            continue
+        if any(n.lower() in SPLIT_ALIASES for n in inner):
+            raise DatasetError(
+                f"{root / name} holds split folders ({', '.join(natural_sorted(inner))}), so "
+                f"it is a data set folder, not a class: pass {root / name} instead of {root}"
+            )
+
+
+def _no_images_message(root: Path, exts: frozenset, loose: int = 0) -> str:
     hint = ""
     try:
         visible = [e for e in os.listdir(root) if not _is_hidden(e)]
@@ -707,6 +733,8 @@ def _no_images_message(root: Path, exts: frozenset) -> str:
         visible = []
     if not visible:
         hint = " The folder is empty."
+    elif loose:
+        hint = f" {loose} images lie directly in it: move them into one folder per class."
     return (
         f"no images found in {root}: expected class folders (<class>/<image>) or split "
         f"folders (train/<class>/<image>) with extensions {', '.join(sorted(exts))}.{hint}"
@@ -736,7 +764,7 @@ def _scan_split_layout(root, top, split_dirs, skipped, exts) -> dict:
     for split, (folder, _) in list(by_split.items()):
         classes = _scan_classes(root / folder, skipped, exts, f"{root / folder}")
         if not classes:
-            raise DatasetError(_no_images_message(root / folder, exts))
+            raise DatasetError(_no_images_message(root / folder, exts, skipped.loose))
         by_split[split] = (folder, classes)
     reference = set(by_split["train"][1])
     problems = []

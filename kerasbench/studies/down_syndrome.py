@@ -417,6 +417,28 @@ def counts_beside_paper(index: DatasetIndex) -> pd.DataFrame:
     return table
 
 
+def augmentation_examples(frame: pd.DataFrame, augmentation: Mapping | None, *,
+                          image_size: int, count: int = 4, seed: int = 0) -> tuple[list, list]:
+    """``count`` training images of each class as the model sees them at evaluation
+    (resized only) and at training (resized, then augmented), with captions, for
+    ``plots.image_grid``."""
+    from kerasbench.augment import Augmentation
+    from kerasbench.pipeline import load_image
+
+    settings = augmentation_settings(augmentation)
+    augment = Augmentation(**{**settings, "seed": int(seed)}) if settings else None
+    images, captions = [], []
+    for class_name, rows in frame.groupby("class_name", sort=False):
+        for path in rows["path"].head(count):
+            image = load_image(path, image_size=image_size)
+            images.append(image)
+            captions.append(f"{class_name}\nresized")
+            if augment is not None:
+                images.append(np.asarray(augment(image[None], training=True))[0])
+                captions.append(f"{class_name}\naugmented")
+    return images, captions
+
+
 # --------------------------------------------------------------------------- model
 
 
@@ -672,6 +694,17 @@ def paper_confusion_frame(name: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------- figures
 
 
+def _fit_title(figure, path, width: float = 7.0):
+    """Widen a small figure so that its title and the data note fit, then save it again:
+    ``plots`` sizes confusion matrices and bar charts for their contents only, and a long
+    note line is cut off at both sides."""
+    current_width, current_height = figure.get_size_inches()
+    figure.set_size_inches(max(current_width, width), current_height + 0.6)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    return figure
+
+
 def plot_confusion_matrices(records: Sequence[Mapping], context, split: str = "test") -> list:
     """One confusion-matrix figure per experiment, the positive class in the title."""
     from kerasbench import plots
@@ -680,11 +713,12 @@ def plot_confusion_matrices(records: Sequence[Mapping], context, split: str = "t
     for record in records:
         name = record["config"].get("experiment")
         names = list(record["metrics"][split]["class_names"])
-        title = (f"{name} {split} confusion matrix (rows true, columns predicted); "
+        title = (f"{name} {split} confusion matrix (rows true, columns predicted)\n"
                  f"positive class = {names[-1]} (label 1)")
-        figures.append(plots.confusion_matrix(
-            record["metrics"][split]["confusion_matrix"], names,
-            context.figure(f"confusion_{name}_{split}"), title=title, note=context.note))
+        path = context.figure(f"confusion_{name}_{split}")
+        figure = plots.confusion_matrix(record["metrics"][split]["confusion_matrix"], names,
+                                        path, title=title, note=context.note)
+        figures.append(_fit_title(figure, path))
     return figures
 
 
@@ -694,12 +728,27 @@ def plot_paper_confusion_matrices(context) -> list:
 
     figures = []
     for name, matrix in PAPER_CONFUSION.items():
-        title = (f"paper {name} test confusion matrix; positive class = "
-                 f"{PAPER_CONFUSION_CLASSES[1]} (label 1)")
-        figures.append(plots.confusion_matrix(matrix, list(PAPER_CONFUSION_CLASSES),
-                                              context.figure(f"paper_confusion_{name}"),
-                                              title=title, note="numbers from the paper"))
+        title = (f"paper {name} test confusion matrix (rows true, columns predicted)\n"
+                 f"positive class = {PAPER_CONFUSION_CLASSES[1]} (label 1)")
+        path = context.figure(f"paper_confusion_{name}")
+        figure = plots.confusion_matrix(matrix, list(PAPER_CONFUSION_CLASSES), path,
+                                        title=title, note="numbers from the paper")
+        figures.append(_fit_title(figure, path))
     return figures
+
+
+def plot_test_accuracy_vs_paper(records: Sequence[Mapping], context):
+    """Test accuracy per experiment, this run's bars beside the paper's."""
+    from kerasbench import plots
+
+    this_run = {record["config"].get("experiment"): 100.0 * record["metrics"]["test"]["accuracy"]
+                for record in records}
+    paper = {name: PAPER_RESULTS[name]["test_accuracy"] for name in this_run
+             if name in PAPER_RESULTS}
+    path = context.figure("test_accuracy_vs_paper")
+    figure = plots.bar_chart(this_run, path, reference=paper, ylabel="test accuracy %",
+                             title="test accuracy per experiment", note=context.note)
+    return _fit_title(figure, path)
 
 
 def plot_training_curves(records: Sequence[Mapping], context) -> list:
@@ -740,32 +789,6 @@ def plot_curve_panels(records: Sequence[Mapping], context):
 
 
 # --------------------------------------------------------------------------- outputs
-
-
-def start(profile: str, *, output_dir, data_dir, seed: int):
-    """The notebook's :class:`~kerasbench.studies.common.StudyContext`.
-
-    ``data_dir`` None means the embedded synthetic demo set (``down_syndrome``); a folder
-    is used as is; a name (``detection-of-down-syndrome-in-children``) is looked up under
-    ``DATA_DIR``, ``KERASBENCH_DATA`` and ``/kaggle/input``. Built here rather than with
-    ``common.start_study`` because that passes ``demo_options`` to
-    ``sources.resolve_dataset``, which does not take it, and cannot name the Kaggle slug
-    as a look-up candidate.
-    """
-    from kerasbench.data.sources import resolve_dataset
-    from kerasbench.seeding import set_seed
-    from kerasbench.studies.common import StudyContext
-
-    output_dir = Path(output_dir).resolve()
-    output_dir.mkdir(parents=True, exist_ok=True)
-    set_seed(int(seed))
-    if data_dir is None:
-        source = resolve_dataset("demo", demo=DEMO_DATASET)
-    else:
-        source = resolve_dataset(data_dir, candidates=[DATASET_NAME, KAGGLE_SLUG])
-    return StudyContext(study=STUDY, profile=str(profile), output_dir=output_dir,
-                        data_dir=Path(source.path), is_demo=source.is_demo,
-                        data_description=source.description, seed=int(seed))
 
 
 def save_tables(tables: Mapping[str, pd.DataFrame], context) -> dict:

@@ -23,9 +23,9 @@ Decisions taken here where the paper is silent or ambiguous:
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -120,13 +120,13 @@ SCENARIOS = {
 
 
 def default_conversion_folder(csv_path: str | os.PathLike) -> Path:
-    """Where a CSV's image folders go by default: a per-user cache (``/kaggle/input`` and
-    shared data folders are read-only), one folder per CSV file (name, size and path)."""
+    """Where a CSV's image folders go by default: ``~/.cache/kerasbench/fer2013-from-csv/``
+    (``/kaggle/input`` and shared data folders are read-only), one folder per CSV file
+    (by its path and size, so a replaced file is converted again)."""
     csv_path = Path(csv_path).expanduser().resolve()
     size = csv_path.stat().st_size if csv_path.exists() else 0
-    digest = hashlib.sha1(f"{csv_path}\0{size}".encode("utf-8")).hexdigest()[:8]
-    base = Path(os.environ.get("KERASBENCH_CACHE", Path.home() / ".cache" / "kerasbench"))
-    return base.expanduser() / "fer2013-from-csv" / f"{csv_path.stem}-{digest}"
+    digest = hashlib.sha1(f"{csv_path}\0{size}".encode()).hexdigest()[:8]
+    return Path.home() / ".cache" / "kerasbench" / "fer2013-from-csv" / f"{csv_path.stem}-{digest}"
 
 
 def prepare_data_folder(
@@ -204,6 +204,14 @@ def load_index(
         index = index.subsample({"train": int(train_per_class_limit)}, seed=seed)
     elif train_total_limit is not None:
         index = index.subsample({"train": int(train_total_limit)}, seed=seed, per_class=False)
+    train_counts = index.counts()["train"].drop("total")
+    empty = train_counts[train_counts == 0].index.tolist()
+    if empty:
+        # Neither oversampling nor class weights can make up a class with no image at all.
+        raise ConfigError(
+            f"no training images left for {empty} (train_total_limit={train_total_limit} is "
+            "too small for the rarest class); raise it or use train_per_class_limit"
+        )
     return index
 
 
@@ -551,17 +559,34 @@ def recorded_parameters(records: Mapping[str, dict]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- figures
 
 
-def save_figures(records: Mapping[str, dict], context, *, show: bool = False) -> dict[str, Path]:
+def _relabel_curves(figure, path, monitor_label: str) -> None:
+    """Name the dashed per-epoch curves after the split they really come from (plots.py
+    calls them "validation"), mark every point (a one-epoch curve is otherwise invisible
+    in ``curve_panels``) and save the figure again."""
+    for axis in figure.axes:
+        for line in axis.get_lines():
+            line.set_marker(".")
+            label = line.get_label()
+            if label.startswith("validation"):
+                line.set_label(label.replace("validation", monitor_label, 1))
+        if axis.get_legend() is not None:
+            axis.legend(fontsize=7)
+    figure.savefig(path, dpi=110)
+
+
+def save_figures(records: Mapping[str, dict], context, *, monitor_split: str | None = "test",
+                 show: bool = False) -> dict[str, Path]:
     """Curves per scenario (and all together), confusion matrices, training-time bars.
 
-    Every figure carries ``context.note``; returns ``{figure name: path}``.
+    ``monitor_split`` names the dashed per-epoch curves (the split :func:`run_scenarios`
+    monitored). Every figure carries ``context.note``; returns ``{figure name: path}``.
     """
     import matplotlib.pyplot as plt
 
     from kerasbench import plots
 
     note = context.note
-    monitored = "dashed: per-epoch pass over the monitored split"
+    monitor_label = f"{monitor_split} (monitored)" if monitor_split else "validation"
     paths = {}
 
     def keep(name, figure):
@@ -573,16 +598,18 @@ def save_figures(records: Mapping[str, dict], context, *, show: bool = False) ->
     for name, record in records.items():
         label = SCENARIOS[name].label
         histories[label] = record.get("history") or {}
-        keep(f"curves_{name}", plots.training_curves(
-            histories[label], context.figure(f"curves_{name}"),
-            title=f"{label} ({monitored})", note=note))
+        figure = plots.training_curves(histories[label], context.figure(f"curves_{name}"),
+                                       title=label, note=note)
+        _relabel_curves(figure, context.figure(f"curves_{name}"), monitor_label)
+        keep(f"curves_{name}", figure)
         test = record["metrics"]["test"]
         keep(f"confusion_{name}", plots.confusion_matrix(
             test["confusion_matrix"], test["class_names"], context.figure(f"confusion_{name}"),
             title=f"{label}: test confusion matrix", note=note))
-    keep("curves_all", plots.curve_panels(histories, context.figure("curves_all"),
-                                          title=f"loss and accuracy per scenario ({monitored})",
-                                          note=note))
+    figure = plots.curve_panels(histories, context.figure("curves_all"),
+                                title="loss and accuracy per epoch and scenario", note=note)
+    _relabel_curves(figure, context.figure("curves_all"), monitor_label)
+    keep("curves_all", figure)
     seconds = {SCENARIOS[name].label: record["durations"]["training_seconds"]
                for name, record in records.items()}
     keep("training_time", plots.bar_chart(seconds, context.figure("training_time"),
