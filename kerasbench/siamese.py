@@ -60,6 +60,7 @@ __all__ = [
     "PairAccuracy",
     "PairBatches",
     "Verification",
+    "as_image_shape",
     "build_embedding_network",
     "build_siamese_model",
     "choose_threshold",
@@ -214,7 +215,8 @@ def squeezenet_backbone_name(version: str | float) -> str:
     )
 
 
-def _image_shape(image_size) -> tuple[int, int]:
+def as_image_shape(image_size) -> tuple[int, int]:
+    """``64`` or ``(height, width)`` -> ``(height, width)`` as ints."""
     if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
         return int(image_size), int(image_size)
     if isinstance(image_size, (list, tuple)) and len(image_size) == 2:
@@ -244,7 +246,7 @@ def build_embedding_network(
     """
     from kerasbench.backbones import build_backbone
 
-    height, width = _image_shape(image_size)
+    height, width = as_image_shape(image_size)
     if embedding_dim is not None and (
         isinstance(embedding_dim, bool) or not isinstance(embedding_dim, (int, np.integer))
         or embedding_dim < 1

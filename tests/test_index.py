@@ -528,3 +528,25 @@ def test_real_fer2013_subset():
     assert len(index.split("train")) == 5744 and len(index.split("test")) == 1439
     counts = index.counts()
     assert counts.loc["disgust", "train"] < counts.loc["happy", "train"] / 10
+
+
+def test_select_classes_relabels_in_the_given_order(tmp_path):
+    from PIL import Image
+
+    from kerasbench.data.index import index_folder
+
+    for split in ("train", "test"):
+        for name in ("apple", "banana", "cherry"):
+            folder = tmp_path / split / name
+            folder.mkdir(parents=True)
+            for number in range(2):
+                Image.new("RGB", (4, 4), (number * 90, len(name) * 20, len(split) * 30)).save(folder / f"{number}.png")
+    index = index_folder(tmp_path)
+    binary = index.select_classes(["cherry", "apple"])
+    assert binary.class_names == ["cherry", "apple"]
+    train = binary.split("train")
+    assert train["class_name"].tolist() == ["cherry", "cherry", "apple", "apple"]
+    assert train["label"].tolist() == [0, 0, 1, 1]
+    assert len(binary.split("test")) == 4
+    with pytest.raises(ValueError, match="banan"):
+        index.select_classes(["bananas"])

@@ -23,7 +23,7 @@ import io
 import os
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,6 +176,29 @@ class DatasetIndex:
     def with_frame(self, frame: pd.DataFrame) -> DatasetIndex:
         """A new index with the same classes and root over ``frame`` (checked, order kept)."""
         return DatasetIndex(frame=frame, class_names=list(self.class_names), root=self.root)
+
+    def select_classes(self, names: Sequence[str]) -> DatasetIndex:
+        """A new index with only the classes ``names``, relabelled 0..k-1 in the order given
+        (so for a binary study the second name is class 1). Row order is kept."""
+        names = [str(name) for name in names]
+        missing = [name for name in names if name not in self.class_names]
+        if missing or not names:
+            raise DatasetError(
+                f"select_classes: {missing or 'no classes'} not among the classes of "
+                f"{self.root}: {', '.join(self.class_names)}"
+            )
+        if len(set(names)) != len(names):
+            raise DatasetError(f"select_classes: a class is named twice in {names}")
+        kept = self.frame[self.frame["class_name"].isin(names)].copy()
+        kept["label"] = kept["class_name"].map({name: i for i, name in enumerate(names)})
+        kept = kept.astype({"label": int})
+        order = {split: i for i, split in enumerate(SPLITS)}
+        kept = kept.sort_values(
+            ["split", "label", "path"],
+            key=lambda column: column.map(order) if column.name == "split" else (
+                column.map(natural_key) if column.name == "path" else column),
+        )
+        return DatasetIndex(frame=kept.reset_index(drop=True), class_names=names, root=self.root)
 
     def subsample(
         self,

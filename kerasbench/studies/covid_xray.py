@@ -676,6 +676,53 @@ def histories(results: SweepResults, settings: Sequence[SweepSetting], sweep: st
     }
 
 
+def sweep_figure(
+    histories_by_panel: Mapping[str, Mapping[str, Sequence[float]]],
+    path=None,
+    *,
+    title: str = "",
+    note: str = "",
+    loss_limit: float | None = 2.0,
+):
+    """The paper's sweep figure: :func:`kerasbench.plots.curve_panels`, one panel per
+    setting on shared axes, with the loss axis stopped at ``loss_limit``.
+
+    One diverged run (a loss of thousands at lr 1e-2) would otherwise flatten every
+    other panel of the shared row; its panel says how high it went instead.
+    """
+    from kerasbench.plots import curve_panels
+
+    highest = {
+        label: max(
+            [value for key in ("loss", "val_loss") for value in (history.get(key) or [])] or [0.0]
+        )
+        for label, history in histories_by_panel.items()
+    }
+    clipped = loss_limit is not None and max(highest.values(), default=0.0) > loss_limit
+    if clipped:
+        title = f"{title} (loss axis stops at {loss_limit:g})" if title else ""
+    figure = curve_panels(histories_by_panel, None, title=title, note=note)
+    if clipped:
+        loss_axes = figure.axes[: len(histories_by_panel)]  # first row: loss (row-major)
+        loss_axes[0].set_ylim(0.0, loss_limit)
+        for axis, label in zip(loss_axes, histories_by_panel):
+            if highest[label] > loss_limit:
+                axis.text(
+                    0.5,
+                    0.9,
+                    f"off scale: max {highest[label]:.3g}",
+                    transform=axis.transAxes,
+                    ha="center",
+                    fontsize=7,
+                    color="red",
+                )
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=110)
+    return figure
+
+
 # --------------------------------------------------------------------------- the paper
 
 

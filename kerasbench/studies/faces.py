@@ -43,6 +43,7 @@ __all__ = [
     "attendance_check",
     "dataset_counts",
     "load_faces",
+    "pair_examples",
     "paper_comparison",
     "resolve_config",
     "run_figures",
@@ -237,11 +238,12 @@ def load_faces(root, *, image_size, split: str = "person", test_fraction: float 
     """Index ``root`` (one folder per person), split it, decode every image once, and load
     (or sample and save) the evaluation pairs of each held-out split.
 
-    Pair files go to ``pairs_dir`` (default ``<root>/..`` is NOT used: pass the run's output
-    folder) as ``<split>_pairs_<key>.csv``; the key hashes the settings that decide which
-    pairs exist (data folder, split, fractions, seed, pairs per person), so changing any of
-    them makes new pairs rather than reusing pairs that no longer fit. With no validation
-    split, ``train`` pairs are kept too (the threshold is then chosen on them).
+    Pair files go to ``pairs_dir`` (the run's output folder, say) as
+    ``<split>_pairs_<key>.csv``; the key hashes the settings that decide which pairs exist
+    (data folder, split, fractions, seed, pairs per person), so changing any of them makes
+    new pairs rather than reusing pairs that no longer fit. ``pairs_dir=None`` keeps the
+    (seeded) pairs in memory only. With no validation split, ``train`` pairs are kept too
+    (the threshold is then chosen on them).
     """
     from kerasbench.data.index import index_folder
 
@@ -252,7 +254,7 @@ def load_faces(root, *, image_size, split: str = "person", test_fraction: float 
     splitter = split_by_person if split == "person" else split_by_image
     frame = splitter(frame, test_fraction=test_fraction, validation_fraction=validation_fraction,
                      seed=seed)
-    size = siamese._image_shape(image_size)
+    size = siamese.as_image_shape(image_size)
     parts = {}
     for name in ("train", "validation", "test"):
         rows = frame[frame["split"] == name].reset_index(drop=True)
@@ -583,7 +585,9 @@ def run_figures(records: Sequence[dict], context, *, split: str = "test",
     saved = {}
     for record in records:
         metrics = record["metrics"][split]
-        label, stem = run_label(record), f"{split}_{record['config_hash']}"
+        label = run_label(record)
+        config = record["config"]
+        stem = f"{split}_{config['optimizer']}_lr{config['learning_rate']:g}_{config['epochs']}ep"
         distances = record["pair_distances"][split]
         distance, truth = np.asarray(distances["distance"]), np.asarray(distances["label"])
         paths = {"confusion": context.figure(f"confusion_{stem}"),
@@ -608,6 +612,23 @@ def run_figures(records: Sequence[dict], context, *, split: str = "test",
                 plt.close(figure)
         saved[record["config_hash"]] = paths
     return saved
+
+
+def pair_examples(data: FacesData, split: str = "test", per_label: int = 4, seed: int = 0
+                  ) -> tuple[list, list]:
+    """Images and captions of ``per_label`` random same-person and different-person pairs
+    of ``split`` (a and b side by side), for :func:`kerasbench.plots.image_grid`."""
+    pairs, part = data.pairs[split], data.splits[split]
+    images, captions = [], []
+    for label in (siamese.SAME_PERSON, siamese.DIFFERENT_PERSON):
+        chosen = pairs[pairs["label"] == label]
+        chosen = chosen.sample(min(per_label, len(chosen)), random_state=seed)
+        for _, pair in chosen.iterrows():
+            names = part.frame["class_name"]
+            images += [part.images[pair["index_a"]], part.images[pair["index_b"]]]
+            captions += [f"{siamese.PAIR_CLASS_NAMES[label]}: {names[pair['index_a']]}",
+                         f"{siamese.PAIR_CLASS_NAMES[label]}: {names[pair['index_b']]}"]
+    return images, captions
 
 
 def training_histories(records: Sequence[dict]) -> dict:
