@@ -375,3 +375,16 @@ def test_tiny_sweep_writes_records(xray_folder, tmp_path):
         results.predictions[(1e-3, 4)], data.index.class_names, per_class=1
     )
     assert "P(normal)" in samples.columns and isinstance(DatasetIndex, type)
+
+
+def test_sweep_figure_stops_the_loss_axis_for_a_diverged_run(tmp_path):
+    histories = {"lr 1e-2": _history([0.7, 10000.0, 5000.0]), "lr 1e-4": _history([0.7, 0.5, 0.3])}
+    figure = covid_xray.sweep_figure(
+        histories, tmp_path / "sweep.png", title="lr", note="n", loss_limit=2.0
+    )
+    loss_axis = figure.axes[0]
+    assert loss_axis.get_ylim() == (0.0, 2.0)
+    assert any("off scale" in text.get_text() for text in loss_axis.texts)
+    assert (tmp_path / "sweep.png").exists()
+    calm = covid_xray.sweep_figure({"lr 1e-4": _history([0.7, 0.5])}, loss_limit=2.0)
+    assert not calm.axes[0].texts

@@ -90,7 +90,10 @@ class StudyData:
     def counts(self) -> pd.DataFrame:
         """Images per class and split: the full two-class data beside the subsample."""
         full, used = self.full.counts(), self.index.counts()
-        return pd.concat({"available": full, "used (subsample)": used}, axis=1)
+        table = pd.concat({"available": full, "used": used}, axis=1)
+        # Flat "available train" / "used train" titles read well in markdown and CSV.
+        table.columns = [f"{group} {split}" for group, split in table.columns]
+        return table
 
 
 def resolve_class_name(name: str, class_names: Sequence[str], what: str = "class") -> str:
@@ -249,11 +252,13 @@ def check_per_class_counts(per_class_counts: Mapping | None) -> dict:
 
 
 def dataset_root(data_dir) -> Path:
-    """``data_dir``, or the one folder inside it when it holds nothing else visible.
+    """``data_dir``, or the one sub-folder inside it when there is no other sub-folder and
+    no image beside it (other files, e.g. a README, are allowed).
 
     Kaggle mounts a data set as ``/kaggle/input/<slug>/`` and the Radiography Database
     puts everything in ``COVID-19_Radiography_Dataset/`` under it; indexing the slug
-    folder would see one class. Split or class folders are never descended into.
+    folder would see one class. A split folder (``train/``) is never descended into, and
+    only a folder that itself holds class or split folders is.
     """
     root = Path(data_dir)
     if not root.is_dir():

@@ -762,9 +762,10 @@ def plot_training_curves(records: Sequence[Mapping], context) -> list:
         training = record.get("training", {})
         best, stopped = training.get("best_epoch"), training.get("stopped_epoch")
         reported = PAPER_RESULTS.get(name, {}).get("stopped_epoch")
-        title = (f"{name}: batch {record.get('batch_size_effective')}, lr "
-                 f"{record['config']['learning_rate']:g}; stopped at epoch {stopped}"
-                 + (f" (paper: {reported})" if reported else ""))
+        asked, used = record["config"]["batch_size"], record.get("batch_size_effective")
+        batch = f"batch {asked}" + (f" (used {used})" if used != asked else "")
+        title = (f"{name}: {batch}, lr {record['config']['learning_rate']:g}; stopped at epoch "
+                 f"{stopped}" + (f" (paper: {reported})" if reported else ""))
         path = context.figure(f"curves_{name}")
         figure = plots.training_curves(record["history"], None, title=title,
                                        note=context.note, stop_epoch=best)
