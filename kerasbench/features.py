@@ -47,6 +47,7 @@ __all__ = [
     "FeatureCache",
     "ProbeResult",
     "SplitFeatures",
+    "backbone_parameter_count",
     "build_extractor",
     "build_full_classifier",
     "build_head_layer",
@@ -748,7 +749,7 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
         from kerasbench.backbones import get_backbone
 
         spec = get_backbone(backbone)
-        parameters = _backbone_parameters(cache, backbone, weights, image_size, seed)
+        parameters = backbone_parameter_count(backbone)
         parameters = {
             "total": parameters + head_parameters["total"],
             "trainable": head_parameters["trainable"],
@@ -770,11 +771,13 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
 _BACKBONE_PARAMETERS: dict = {}
 
 
-def _backbone_parameters(cache: FeatureCache, backbone, weights, image_size, seed) -> int:
-    from kerasbench.backbones import get_backbone
+def backbone_parameter_count(backbone: str) -> int:
+    """Parameters of a registry backbone (without pooling or head), counted once per
+    process on a randomly initialised copy at its minimum input size."""
+    from kerasbench.backbones import build_backbone, get_backbone
 
-    name = get_backbone(backbone).name
-    if name not in _BACKBONE_PARAMETERS:
-        extractor = cache.extractor(backbone, weights=weights, image_size=image_size, seed=seed)
-        _BACKBONE_PARAMETERS[name] = int(extractor.count_params())
-    return _BACKBONE_PARAMETERS[name]
+    spec = get_backbone(backbone)
+    if spec.name not in _BACKBONE_PARAMETERS:
+        model = build_backbone(spec.name, image_size=spec.min_size, weights=None)
+        _BACKBONE_PARAMETERS[spec.name] = int(model.count_params())
+    return _BACKBONE_PARAMETERS[spec.name]

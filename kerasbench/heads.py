@@ -58,8 +58,10 @@ def build_classifier(
         hidden_units: if set, a ``Dense(hidden_units, hidden_activation)`` layer named
             ``hidden`` before the output.
         dropout: if above 0, a ``Dropout(dropout)`` right before the output layer.
-        trainable: ``"frozen"``, ``"all"``, or an int N: the last N stages of the backbone
-            (see :func:`set_trainable`).
+        trainable: ``"frozen"``, ``"all"``, an int N (the last N stages of the backbone),
+            or ``"full"`` (see :func:`set_trainable`). Only ``"full"`` calls the backbone
+            without ``training=False``, so its BatchNormalization layers train and use
+            batch statistics: training from scratch, or the FER paper's full fine-tuning.
         channels: 3 for RGB, 1 for grey input (repeated to RGB inside the model).
 
     Returns:
@@ -104,7 +106,10 @@ def build_classifier(
     inputs = keras.Input(shape=backbone_model.input.shape[1:], dtype="float32", name="image")
     # training=False keeps BatchNormalization in inference mode even when the base is
     # unfrozen for fine-tuning; it is stored in the graph, so it survives saving.
-    features = backbone_model(inputs, training=False)
+    if trainable == "full":
+        features = backbone_model(inputs)
+    else:
+        features = backbone_model(inputs, training=False)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
     if hidden_units is not None:
         x = keras.layers.Dense(int(hidden_units), activation=hidden_activation, name="hidden")(x)
@@ -144,10 +149,10 @@ def infer_head(model: keras.Model) -> str:
 
 def _check_policy(policy, stage_count: int):
     if isinstance(policy, str):
-        if policy not in ("frozen", "all"):
+        if policy not in ("frozen", "all", "full"):
             raise ValueError(
-                f"trainable policy must be 'frozen', 'all' or an int number of stages, "
-                f"got {policy!r}"
+                f"trainable policy must be 'frozen', 'all', 'full' or an int number of "
+                f"stages, got {policy!r}"
             )
         return policy
     if isinstance(policy, bool) or not isinstance(policy, (int, np.integer)):
@@ -173,6 +178,10 @@ def set_trainable(model: keras.Model, policy) -> tuple[int, int]:
         ``N`` (int): the last N stages (``spec.stage_prefixes``) are trainable except
             their BatchNormalization layers; the stem and earlier stages are frozen. 0 is
             the same as ``"frozen"``; the number of stages is the same as ``"all"``.
+        ``"full"``: every layer trainable, BatchNormalization included. Build the model
+            with ``trainable="full"`` for BatchNormalization to also run in training mode;
+            applied later to a model built otherwise, its BatchNormalization parameters
+            train but the layers keep inference-mode statistics.
 
     Keras reads ``trainable`` when compiling, so compile the model again after calling
     this, before training on.
@@ -190,6 +199,8 @@ def set_trainable(model: keras.Model, policy) -> tuple[int, int]:
         layer.trainable = True
     if policy == "frozen" or policy == 0:
         backbone_model.trainable = False
+    elif policy == "full":
+        pass
     else:
         first_trainable = -1 if policy == "all" else len(spec.stage_prefixes) - policy
         for layer, stage in stage_assignments(base, spec):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+import textwrap
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import matplotlib
 
@@ -15,10 +16,11 @@ import numpy as np  # noqa: E402
 
 
 def _finish(figure, path, title: str, note: str):
-    if note:
-        title = f"{title}\n{note}" if title else note
-    if title:
-        figure.suptitle(title, fontsize=10)
+    # Wrap to the figure's width so long titles and the demo-data note are never cut off.
+    characters = max(30, int(figure.get_figwidth() * 13))
+    lines = [textwrap.fill(part, characters) for part in (title, note) if part]
+    if lines:
+        figure.suptitle("\n".join(lines), fontsize=9)
     figure.tight_layout()
     if path is not None:
         path = Path(path)
@@ -63,7 +65,7 @@ def curve_panels(histories: Mapping[str, Mapping[str, Sequence[float]]], path=No
             for prefix, style in (("", "-"), ("val_", "--")):
                 values = history.get(prefix + metric)
                 if values:
-                    axis.plot(np.arange(1, len(values) + 1), values, style,
+                    axis.plot(np.arange(1, len(values) + 1), values, style, marker=".",
                               label=("validation" if prefix else "train"))
             if row == 0:
                 axis.set_title(label, fontsize=9)
@@ -89,7 +91,7 @@ def confusion_matrix(matrix, class_names: Sequence[str], path=None, *, title="",
     axis.set_yticks(range(len(class_names)), class_names, fontsize=8)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
-    threshold = shown.max() / 2 if shown.size else 0
+    threshold = (shown.max() + shown.min()) / 2 if shown.size else 0
     for (row, column), value in np.ndenumerate(shown):
         text = f"{value:.2f}" if normalize else f"{int(value)}"
         axis.text(column, row, text, ha="center", va="center", fontsize=7,
@@ -123,7 +125,7 @@ def pie_chart(values: Mapping[str, float], path=None, *, title="", note=""):
     return _finish(figure, path, title, note)
 
 
-def class_distribution(counts: Mapping[str, Mapping[str, int]] | "object", path=None, *,
+def class_distribution(counts: Mapping[str, Mapping[str, int]] | object, path=None, *,
                        title="class distribution", note=""):
     """Grouped bars: ``counts`` is a DataFrame (rows classes, columns groups such as splits
     or before/after balancing) or a dict of dicts."""

@@ -10,8 +10,8 @@ is skipped unless ``overwrite=True``, so an interrupted sweep resumes where it s
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -143,10 +143,23 @@ def predict_frame(
     )
 
 
+def cross_entropy(probabilities: np.ndarray, y_true: np.ndarray) -> float:
+    """Mean cross-entropy of predicted probabilities (binary for a 1-D array), with Keras's
+    clipping, so a split's loss comes from the same pass as its predictions."""
+    epsilon = 1e-7
+    probabilities = np.clip(np.asarray(probabilities, dtype=np.float64), epsilon, 1 - epsilon)
+    y_true = np.asarray(y_true).astype(int)
+    if probabilities.ndim == 1:
+        return float(-np.mean(y_true * np.log(probabilities)
+                              + (1 - y_true) * np.log(1 - probabilities)))
+    return float(-np.mean(np.log(probabilities[np.arange(len(y_true)), y_true])))
+
+
 def split_metrics(predictions: SplitPredictions, class_names: Sequence[str]) -> dict:
     result = metric_functions.classification_metrics(
         predictions.y_true, predictions.y_pred, class_names
     )
+    result["loss"] = cross_entropy(predictions.probabilities, predictions.y_true)
     if predictions.probabilities.ndim == 1:
         scores = metric_functions.binary_scores(predictions.y_true, predictions.probabilities)
         result["roc_auc"] = scores["roc_auc"]
@@ -199,6 +212,7 @@ def fit_model(model, train_dataset, validation_dataset, *, epochs, early_stoppin
     history = model.fit(
         train_dataset, validation_data=validation_dataset, epochs=epochs,
         class_weight=class_weight, callbacks=callbacks, verbose=verbose,
+        shuffle=False,  # the tf.data pipeline already shuffles the training split
     )
     seconds = time.perf_counter() - start
     history_dict = {key: [float(value) for value in values] for key, values in history.history.items()}
@@ -233,8 +247,8 @@ def run_classification(
     verbose: int = 0,
 ) -> RunResult:
     """Train one configuration on ``index`` and write its record to ``store``."""
-    from kerasbench.balancing import balance
     from kerasbench.augment import Augmentation
+    from kerasbench.balancing import balance
     from kerasbench.heads import build_classifier, compile_classifier, parameter_counts
     from kerasbench.performance import choose_policy, with_device_augmentation
     from kerasbench.pipeline import make_dataset

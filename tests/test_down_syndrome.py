@@ -92,17 +92,6 @@ def test_binary_class_order_puts_positive_last_and_matches_loosely():
         down_syndrome.binary_class_order(["a", "b"], "down_syndrome")
 
 
-def test_select_classes_relabels_in_given_order_and_keeps_index_order():
-    index = _index({"angry": 3, "happy": 2, "sad": 4})
-    selected = down_syndrome.select_classes(index, ["sad", "happy"])
-    assert selected.class_names == ["sad", "happy"]
-    frame = selected.frame
-    assert set(frame["class_name"]) == {"sad", "happy"}
-    assert (frame["label"] == frame["class_name"].map({"sad": 0, "happy": 1})).all()
-    # Rows sorted by split, then (new) label, then file name.
-    assert frame[frame["split"] == "train"]["class_name"].tolist() == ["sad"] * 4 + ["happy"] * 2
-
-
 def test_ensure_validation_split_is_stratified_and_seeded():
     index = _index({"happy": 20, "sad": 10})
     first = down_syndrome.ensure_validation_split(index, 0.2, seed=3)
@@ -130,6 +119,7 @@ def test_load_index_splits_a_flat_download_behind_a_wrapper_folder(tmp_path):
     index = down_syndrome.load_index(tmp_path / "download", positive_class="down_syndrome",
                                      seed=1, split_file=split_file)
     assert index.class_names == ["healty", "downSyndrome"]
+    assert (index.frame["label"] == (index.frame["class_name"] == "downSyndrome")).all()
     counts = index.counts()
     assert counts.loc["total", ["train", "validation", "test"]].tolist() == [28, 8, 4]
     assert split_file.exists()

@@ -215,6 +215,8 @@ def test_scenario_tables_have_the_papers_shape():
 def test_test_loss_matches_keras_categorical_cross_entropy():
     import keras
 
+    from kerasbench.runs import cross_entropy
+
     rng = np.random.default_rng(3)
     logits = rng.normal(size=(20, 7)) * 3
     probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
@@ -222,7 +224,7 @@ def test_test_loss_matches_keras_categorical_cross_entropy():
     labels = rng.integers(0, 7, 20)
     labels[0] = 0
     expected = keras.losses.CategoricalCrossentropy()(np.eye(7)[labels], probabilities)
-    assert study.cross_entropy(probabilities, labels) == pytest.approx(float(expected), rel=1e-5)
+    assert cross_entropy(probabilities, labels) == pytest.approx(float(expected), rel=1e-5)
 
 
 def test_scenario_configs_follow_the_paper():
@@ -234,7 +236,7 @@ def test_scenario_configs_follow_the_paper():
     assert [c["balancing"] for c in configs.values()] == [None, None, "oversample", "oversample"]
     for config in configs.values():
         assert (config["head"], config["trainable"], config["label_mode"]) == (
-            "softmax", "all", "categorical")
+            "softmax", "full", "categorical")
         assert config["optimizer"] == "adam" and config["augmentation"]["shear_range"] == 0.15
     with pytest.raises(ConfigError, match="scenarios"):
         study.scenario_configs(["S5"], study.PAPER_BACKBONES, image_size=48, batch_size=32,

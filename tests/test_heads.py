@@ -196,3 +196,18 @@ def test_compile_errors():
         compile_classifier(model, label_mode="categorical")
     with pytest.raises(ValueError, match="label_mode"):
         compile_classifier(model, label_mode="onehot")
+
+
+def test_full_policy_trains_batchnorm_like_the_fer_paper():
+    """trainable="full" reproduces the FER paper's Keras split for ResNet50 + Dense(7):
+    23,548,935 trainable and 53,120 non-trainable (BatchNorm moving statistics)."""
+    import keras
+
+    from kerasbench.heads import build_classifier, parameter_counts
+
+    model = build_classifier("resnet50", 7, image_size=32, head="softmax", trainable="full")
+    counts = parameter_counts(model)
+    assert (counts["trainable"], counts["non_trainable"]) == (23_548_935, 53_120)
+    batchnorm = [layer for layer in model.get_layer("resnet50_backbone").get_layer("resnet50").layers
+                 if isinstance(layer, keras.layers.BatchNormalization)]
+    assert batchnorm and all(layer.trainable for layer in batchnorm)

@@ -79,3 +79,16 @@ def test_logits_become_probabilities():
     probabilities = outputs_to_probabilities(np.array([[0.0, 0.0], [10.0, 0.0]]), "logits")
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
     assert probabilities[0, 0] == pytest.approx(0.5)
+
+
+def test_cross_entropy_matches_keras():
+    import keras
+
+    from kerasbench.runs import cross_entropy
+
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    labels = np.array([0, 2])
+    expected = keras.losses.SparseCategoricalCrossentropy()(labels, probabilities)
+    assert cross_entropy(probabilities, labels) == pytest.approx(float(expected), rel=1e-5)
+    binary = keras.losses.BinaryCrossentropy()(np.array([[1.0], [0.0]]), np.array([[0.9], [0.3]]))
+    assert cross_entropy(np.array([0.9, 0.3]), np.array([1, 0])) == pytest.approx(float(binary), rel=1e-5)

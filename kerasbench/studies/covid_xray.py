@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,21 +144,7 @@ def select_binary(
     on purpose instead, and checked.
     """
     arranged = binary_classes(index.class_names, positive_class, classes)
-    select = getattr(index, "select_classes", None)
-    if callable(select):
-        selected = select(arranged)
-    else:
-        # Until DatasetIndex.select_classes exists: keep the rows of the two classes, give
-        # them their new labels and restore the index order (split, label, file order).
-        frame = index.frame[index.frame["class_name"].isin(arranged)].copy()
-        frame["label"] = frame["class_name"].map(
-            {name: label for label, name in enumerate(arranged)}
-        )
-        frame["_split_rank"] = frame["split"].map({name: rank for rank, name in enumerate(SPLITS)})
-        frame = frame.sort_values(["_split_rank", "label"], kind="mergesort")
-        selected = DatasetIndex(
-            frame=frame.drop(columns="_split_rank"), class_names=arranged, root=index.root
-        )
+    selected = index.select_classes(arranged)
     if list(selected.class_names) != arranged:
         raise ValueError(
             f"selecting classes gave class order {selected.class_names}, expected {arranged} "
@@ -307,9 +294,14 @@ def prepare_data(
     split_file = (
         splits_dir / f"split-seed{seed}-validation{validation_fraction}-test{test_fraction}.csv"
     )
+    root = dataset_root(data_dir)
+    has_split_folders = root.is_dir() and any(
+        entry.is_dir() and entry.name.lower() in SPLIT_ALIASES for entry in root.iterdir()
+    )
     index = index_folder(
-        dataset_root(data_dir),
-        split_file=split_file,
+        root,
+        # Only a folder of class folders is split here; split folders are used as they are.
+        split_file=None if has_split_folders else split_file,
         seed=seed,
         validation_fraction=validation_fraction,
         test_fraction=test_fraction,
@@ -1015,13 +1007,17 @@ def sample_prediction_grid(
     from kerasbench.plots import image_grid
 
     images = [load_image(image_path, image_size) for image_path in samples["path"]]
+    columns = min(5, max(1, len(images)))
+    # A few images make a narrow figure; wrap the long data note so it is not cut off
+    # (image_grid makes each column 2.2 inches wide; about 9 characters fit per inch).
+    note = textwrap.fill(note, width=max(40, int(2.2 * columns * 9))) if note else note
     return image_grid(
         images,
         sample_captions(samples, positive_class),
         path,
         title=title,
         note=note,
-        columns=min(5, max(1, len(images))),
+        columns=columns,
     )
 
 

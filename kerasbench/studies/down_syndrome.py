@@ -279,26 +279,6 @@ def binary_class_order(class_names: Sequence[str], positive_class: str,
     return [negative, positive]
 
 
-def select_classes(index: DatasetIndex, names: Sequence[str]) -> DatasetIndex:
-    """A new index with only the classes ``names``, relabelled 0..k-1 in that order.
-
-    Uses ``DatasetIndex.select_classes`` when the index has it; until then the filtering is
-    done here. Rows keep the index order (split, then label, then file name).
-    """
-    names = [str(item) for item in names]
-    if hasattr(index, "select_classes"):
-        return index.select_classes(names)
-    unknown = [item for item in names if item not in index.class_names]
-    if unknown:
-        raise ValueError(f"classes {unknown} are not in the index; it has {index.class_names}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"class names must be distinct, got {names}")
-    frame = index.frame[index.frame["class_name"].isin(names)].copy()
-    frame["label"] = frame["class_name"].map({name: i for i, name in enumerate(names)})
-    frame = _in_index_order(frame)
-    return DatasetIndex(frame=frame, class_names=names, root=index.root)
-
-
 def _in_index_order(frame: pd.DataFrame) -> pd.DataFrame:
     # DatasetIndex promises rows sorted by split, label, then natural file name.
     keys = [(SPLITS.index(split), int(label), natural_key(path)) for split, label, path
@@ -384,7 +364,7 @@ def load_index(
     index = index_folder(root, split_file=split_file, validation_fraction=validation_fraction,
                          test_fraction=test_fraction, seed=int(seed))
     order = binary_class_order(index.class_names, positive_class, classes)
-    index = select_classes(index, order)
+    index = index.select_classes(order)
     index = ensure_validation_split(index, validation_fraction, seed)
     if per_class:
         index = index.subsample(dict(per_class), seed=int(seed), per_class=True)
