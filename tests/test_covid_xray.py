@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from kerasbench.data.demo import make_binary
-from kerasbench.data.index import DatasetIndex, index_folder
+from kerasbench.data.index import DatasetIndex
 from kerasbench.results import ResultsStore
 from kerasbench.runs import RunResult, SplitPredictions
 from kerasbench.studies import covid_xray
@@ -99,35 +99,6 @@ def test_masks_folders_are_left_out(tmp_path):
     assert data.full.root == folder.resolve()  # the slug folder was descended into
     assert data.index.class_names == ["Normal", "COVID"]  # "covid" found case-insensitively
     assert list((tmp_path / "out" / "splits").glob("split-*.csv")), "flat layout split not saved"
-
-
-# --------------------------------------------------------------------------- positive class
-
-
-@pytest.mark.parametrize("positive", ["covid", "normal"])
-def test_positive_class_is_label_one(xray_folder, positive):
-    index = covid_xray.select_binary(index_folder(xray_folder), positive)
-    assert index.class_names[1] == positive
-    frame = index.frame
-    assert (frame.loc[frame["class_name"] == positive, "label"] == 1).all()
-    assert (frame.loc[frame["class_name"] != positive, "label"] == 0).all()
-    # The index order (split, label, file) is kept after relabelling.
-    assert frame["label"].tolist() == sorted(frame["label"]) or frame["split"].nunique() > 1
-    for split in index.splits:
-        assert index.split(split)["label"].is_monotonic_increasing
-
-
-def test_class_selection_errors_are_helpful(tmp_path):
-    folder = _write_images(
-        tmp_path, {"train": {"a": 2, "b": 2, "c": 2}, "test": {"a": 1, "b": 1, "c": 1}}
-    )
-    index = index_folder(folder)
-    with pytest.raises(ValueError, match="name the two"):
-        covid_xray.select_binary(index, "a")
-    with pytest.raises(ValueError, match="positive_class 'z'"):
-        covid_xray.select_binary(index, "z", ["a", "b"])
-    selected = covid_xray.select_binary(index, "a", ["a", "c"])
-    assert selected.class_names == ["c", "a"] and len(selected.split("train")) == 4
 
 
 # --------------------------------------------------------------------------- settings

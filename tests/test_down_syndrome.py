@@ -2,11 +2,9 @@
 
 import keras
 import numpy as np
-import pandas as pd
 import pytest
 from PIL import Image
 
-from kerasbench.data.index import DatasetIndex
 from kerasbench.studies import down_syndrome
 
 # --------------------------------------------------------------------------- settings
@@ -70,39 +68,6 @@ def test_augmentation_settings_are_checked():
 # --------------------------------------------------------------------------- data
 
 
-def _index(class_counts: dict, splits=("train", "test")) -> DatasetIndex:
-    rows = []
-    names = sorted(class_counts)
-    for split in splits:
-        for label, name in enumerate(names):
-            for number in range(class_counts[name]):
-                rows.append({"path": f"/data/{split}/{name}/{number}.jpg", "label": label,
-                             "class_name": name, "split": split})
-    return DatasetIndex(frame=pd.DataFrame(rows), class_names=names, root="/data")
-
-
-def test_binary_class_order_puts_positive_last_and_matches_loosely():
-    assert down_syndrome.binary_class_order(["downSyndrome", "healty"], "down_syndrome") == [
-        "healty", "downSyndrome"]
-    assert down_syndrome.binary_class_order(
-        ["angry", "happy", "sad"], "sad", classes=["Happy", "sad"]) == ["happy", "sad"]
-    with pytest.raises(ValueError, match="classes=\\[two of them\\]"):
-        down_syndrome.binary_class_order(["angry", "happy", "sad"], "sad")
-    with pytest.raises(ValueError, match="not in the data set"):
-        down_syndrome.binary_class_order(["a", "b"], "down_syndrome")
-
-
-def test_ensure_validation_split_is_stratified_and_seeded():
-    index = _index({"happy": 20, "sad": 10})
-    first = down_syndrome.ensure_validation_split(index, 0.2, seed=3)
-    again = down_syndrome.ensure_validation_split(index, 0.2, seed=3)
-    assert first.frame.equals(again.frame)
-    counts = first.counts()
-    assert counts.loc["happy", "validation"] == 4 and counts.loc["sad", "validation"] == 2
-    assert counts.loc["total", "test"] == 30  # test untouched
-    assert down_syndrome.ensure_validation_split(first, 0.5, seed=0) is first
-
-
 def _write_images(folder, count, value):
     folder.mkdir(parents=True)
     for number in range(count):
@@ -129,6 +94,21 @@ def test_load_index_splits_a_flat_download_behind_a_wrapper_folder(tmp_path):
     smaller = down_syndrome.load_index(tmp_path / "download", positive_class="down_syndrome",
                                        split_file=split_file, per_class={"train": 5})
     assert smaller.counts().loc["downSyndrome", "train"] == 5
+
+
+def test_load_index_holds_validation_out_of_train_folders(tmp_path):
+    # Split folders without validation/ (like FER2013): validation_fraction of each class's
+    # training images becomes the validation split; the positive class is still label 1.
+    _write_images(tmp_path / "train" / "Down Syndrome", 10, 0)
+    _write_images(tmp_path / "train" / "healthy", 10, 50)
+    _write_images(tmp_path / "test" / "Down Syndrome", 3, 100)
+    _write_images(tmp_path / "test" / "healthy", 3, 150)
+    index = down_syndrome.load_index(tmp_path, positive_class="down_syndrome",
+                                     validation_fraction=0.2, seed=0)
+    assert index.class_names == ["healthy", "Down Syndrome"]
+    counts = index.counts()
+    assert counts.loc["Down Syndrome", ["train", "validation", "test"]].tolist() == [8, 2, 3]
+    assert counts.loc["healthy", ["train", "validation", "test"]].tolist() == [8, 2, 3]
 
 
 def test_load_index_explains_a_missing_folder(tmp_path):

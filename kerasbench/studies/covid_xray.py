@@ -39,6 +39,7 @@ from kerasbench.data.index import (
     DatasetIndex,
     index_folder,
 )
+from kerasbench.data.selection import ensure_validation_split, select_binary
 from kerasbench.results import ResultsStore, config_hash, write_json_atomic
 
 STUDY = "covid_xray"
@@ -97,62 +98,6 @@ class StudyData:
         return table
 
 
-def resolve_class_name(name: str, class_names: Sequence[str], what: str = "class") -> str:
-    """``name`` as spelled in ``class_names``: an exact match, else the single
-    case-insensitive one (so ``covid`` finds the Radiography Database's ``COVID``)."""
-    if name in class_names:
-        return name
-    matches = [
-        candidate for candidate in class_names if candidate.casefold() == str(name).casefold()
-    ]
-    if len(matches) == 1:
-        return matches[0]
-    raise ValueError(
-        f"{what} {name!r} is not one of the data set's classes {list(class_names)}; "
-        "set classes / positive_class to folder names that exist"
-    )
-
-
-def binary_classes(
-    class_names: Sequence[str], positive_class: str, classes: Sequence[str] | None = None
-) -> list[str]:
-    """``[negative, positive]``: label 0 is the other class, label 1 is ``positive_class``."""
-    class_names = [str(name) for name in class_names]
-    if classes is None:
-        if len(class_names) != 2:
-            raise ValueError(
-                f"the data set has {len(class_names)} classes {class_names}; name the two to "
-                "compare with classes=[..., ...] (e.g. ['COVID', 'Normal'])"
-            )
-        chosen = class_names
-    else:
-        chosen = [resolve_class_name(name, class_names) for name in classes]
-        if len(chosen) != 2 or chosen[0] == chosen[1]:
-            raise ValueError(f"classes must name two different classes, got {list(classes)}")
-    positive = resolve_class_name(positive_class, chosen, "positive_class")
-    negative = next(name for name in chosen if name != positive)
-    return [negative, positive]
-
-
-def select_binary(
-    index: DatasetIndex, positive_class: str, classes: Sequence[str] | None = None
-) -> DatasetIndex:
-    """Two classes of ``index`` relabelled so that ``positive_class`` is label 1.
-
-    The folder order (alphabetical) would make ``covid`` label 0 and ``normal`` label 1,
-    which is what Keras' ``flow_from_directory`` did for the paper; the label is set here
-    on purpose instead, and checked.
-    """
-    arranged = binary_classes(index.class_names, positive_class, classes)
-    selected = index.select_classes(arranged)
-    if list(selected.class_names) != arranged:
-        raise ValueError(
-            f"selecting classes gave class order {selected.class_names}, expected {arranged} "
-            f"(label 1 must be {arranged[1]!r})"
-        )
-    return selected
-
-
 def drop_folders(index: DatasetIndex, folders: Sequence[str]) -> DatasetIndex:
     """Rows whose path (below the root) has none of ``folders`` as a folder name.
 
@@ -177,47 +122,6 @@ def drop_folders(index: DatasetIndex, folders: Sequence[str]) -> DatasetIndex:
     if dropped:
         print(f"left out {dropped} images inside folders named {sorted(folders)}")
     return index.with_frame(index.frame[mask])
-
-
-def carve_validation(
-    index: DatasetIndex, per_class: int | None, *, seed: int, fraction: float = 0.1
-) -> DatasetIndex:
-    """Move ``per_class`` training images of each class to a new ``validation`` split
-    (``None``: ``fraction`` of each class), seeded; used when the data has no validation
-    folder (FER2013's image folders, some Kaggle X-ray sets)."""
-    if "validation" in index.splits:
-        return index
-    frame = index.frame.copy()
-    for label, name in enumerate(index.class_names):
-        rows = np.flatnonzero(
-            (frame["split"] == "train").to_numpy() & (frame["label"] == label).to_numpy()
-        )
-        wanted = int(round(fraction * len(rows))) if per_class is None else int(per_class)
-        wanted = max(1, wanted)
-        if wanted >= len(rows):
-            raise ValueError(
-                f"class {name!r} has {len(rows)} training images: too few to move {wanted} of "
-                "them to a validation split; lower per_class_counts['validation'] or add images"
-            )
-        generator = np.random.default_rng([int(seed), 7, label])
-        chosen = rows[generator.choice(len(rows), size=wanted, replace=False)]
-        frame.loc[chosen, "split"] = "validation"
-    print(
-        "the data has no validation split: moved "
-        + ", ".join(
-            f"{count} {name}"
-            for name, count in frame[frame["split"] == "validation"]["class_name"]
-            .value_counts()
-            .items()
-        )
-        + " training images to one"
-    )
-    rank = {name: position for position, name in enumerate(SPLITS)}
-    frame["_split_rank"] = frame["split"].map(rank)
-    frame = frame.sort_values(["_split_rank", "label"], kind="mergesort").drop(
-        columns="_split_rank"
-    )
-    return index.with_frame(frame)
 
 
 def check_per_class_counts(per_class_counts: Mapping | None) -> dict:
@@ -311,7 +215,11 @@ def prepare_data(
     full = select_binary(index, positive_class, classes)
     if "test" not in full.splits:
         raise ValueError(f"{data_dir} has no test split; the sweeps report test metrics")
-    full = carve_validation(full, counts["validation"], seed=seed, fraction=validation_fraction)
+    # A fixed number per class when one is asked for (the paper's 100), else a share.
+    if counts["validation"] is None:
+        full = ensure_validation_split(full, seed=seed, fraction=validation_fraction)
+    else:
+        full = ensure_validation_split(full, seed=seed, per_class=counts["validation"])
 
     settings = {
         "data": str(full.root),
@@ -1083,8 +991,6 @@ __all__ = [
     "SweepResults",
     "SweepSetting",
     "base_config",
-    "binary_classes",
-    "carve_validation",
     "curve_numbers",
     "distinct_runs",
     "drop_folders",
@@ -1098,7 +1004,6 @@ __all__ = [
     "run_sweeps",
     "sample_prediction_grid",
     "sample_predictions",
-    "select_binary",
     "settings_table",
     "sweep_settings",
     "sweep_table",

@@ -28,14 +28,14 @@ runs, the tables beside the paper, and the figures.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from kerasbench.data.index import SPLITS, DatasetIndex, index_folder, natural_key
+from kerasbench.data.index import SPLITS, DatasetIndex, index_folder
+from kerasbench.data.selection import ensure_validation_split, select_binary
 
 STUDY = "down_syndrome"
 KAGGLE_SLUG = "mervecayli/detection-of-down-syndrome-in-children"
@@ -232,93 +232,6 @@ def experiment_config(
 # --------------------------------------------------------------------------- data
 
 
-def normalise_class_name(name: str) -> str:
-    """``"Down Syndrome"``, ``"down_syndrome"`` and ``"downSyndrome"`` -> ``"downsyndrome"``:
-    folder names of the same class differ between copies of the data set."""
-    return re.sub(r"[^0-9a-z]", "", str(name).casefold())
-
-
-def match_class(name: str, available: Sequence[str]) -> str:
-    """The class in ``available`` that ``name`` refers to (exactly, else ignoring case,
-    spaces, ``_`` and ``-``); ValueError listing the classes when there is none."""
-    available = [str(item) for item in available]
-    if name in available:
-        return name
-    matches = [item for item in available
-               if normalise_class_name(item) == normalise_class_name(name)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise ValueError(f"class {name!r} is not in the data set; its classes are {available}")
-    raise ValueError(f"class {name!r} matches several classes {matches}; give the exact name")
-
-
-def binary_class_order(class_names: Sequence[str], positive_class: str,
-                       classes: Sequence[str] | None = None) -> list[str]:
-    """``[negative, positive]``: the two classes of the study, positive last (label 1).
-
-    ``classes`` picks two classes of a larger data set (a stand-in such as FER2013's happy
-    and sad); without it the data set must have exactly two classes.
-    """
-    class_names = [str(item) for item in class_names]
-    if classes is None:
-        if len(class_names) != 2:
-            raise ValueError(
-                f"the data set has {len(class_names)} classes {class_names}; this study is "
-                "binary: pass classes=[two of them] to pick two"
-            )
-        chosen = class_names
-    else:
-        if isinstance(classes, str) or len(classes) != 2:
-            raise ValueError(f"classes must name exactly two classes, got {classes!r}")
-        chosen = [match_class(item, class_names) for item in classes]
-        if chosen[0] == chosen[1]:
-            raise ValueError(f"classes must be two different classes, got {classes!r}")
-    positive = match_class(positive_class, chosen)
-    negative = next(item for item in chosen if item != positive)
-    return [negative, positive]
-
-
-def _in_index_order(frame: pd.DataFrame) -> pd.DataFrame:
-    # DatasetIndex promises rows sorted by split, label, then natural file name.
-    keys = [(SPLITS.index(split), int(label), natural_key(path)) for split, label, path
-            in zip(frame["split"], frame["label"], frame["path"])]
-    order = sorted(range(len(frame)), key=keys.__getitem__)
-    return frame.iloc[order].reset_index(drop=True)
-
-
-def ensure_validation_split(index: DatasetIndex, fraction: float, seed: int) -> DatasetIndex:
-    """Move a stratified, seeded ``fraction`` of the training images to a validation split
-    when the data set has none (FER2013's folders have only train/ and test/); an index
-    that already has one is returned unchanged. Early stopping needs validation data."""
-    if "validation" in index.splits:
-        return index
-    if not 0 < fraction < 1:
-        raise ValueError(
-            f"the data set has no validation split, so validation_fraction must be in (0, 1) "
-            f"to hold one out of the training images; got {fraction!r}"
-        )
-    from sklearn.model_selection import train_test_split
-
-    frame = index.frame.copy()
-    train_rows = np.flatnonzero(frame["split"].to_numpy() == "train")
-    labels = frame["label"].to_numpy()[train_rows]
-    try:
-        _, validation_rows = train_test_split(
-            train_rows, test_size=float(fraction), stratify=labels, random_state=int(seed),
-            shuffle=True,
-        )
-    except ValueError as error:
-        raise ValueError(
-            f"cannot hold out {fraction:.0%} of {len(train_rows)} training images for "
-            f"validation with every class present ({error}); use more images or a larger "
-            "validation_fraction"
-        ) from error
-    frame.loc[validation_rows, "split"] = "validation"
-    return DatasetIndex(frame=_in_index_order(frame), class_names=index.class_names,
-                        root=index.root)
-
-
 def find_class_root(folder: str | os.PathLike) -> Path:
     """Step down through wrapper folders (a folder whose only visible entry is one folder),
     as archives often add one (``data/<name>/<class>/...``); returns the folder that holds
@@ -356,16 +269,16 @@ def load_index(
       ``validation_fraction`` of all images, stratified and seeded (the paper's split is
       about 70 / 20 / 10 %), and the split is saved to ``split_file`` and reused.
     - Split folders without ``validation/`` get ``validation_fraction`` of the training
-      images held out (:func:`ensure_validation_split`).
+      images held out, stratified and seeded
+      (:func:`kerasbench.data.selection.ensure_validation_split`).
     - ``classes`` picks two classes of a larger data set; ``per_class`` keeps at most that
       many images per class in each named split (``{"train": 150, "test": 50}``), seeded.
     """
     root = find_class_root(data_dir)
     index = index_folder(root, split_file=split_file, validation_fraction=validation_fraction,
                          test_fraction=test_fraction, seed=int(seed))
-    order = binary_class_order(index.class_names, positive_class, classes)
-    index = index.select_classes(order)
-    index = ensure_validation_split(index, validation_fraction, seed)
+    index = select_binary(index, positive_class, classes)
+    index = ensure_validation_split(index, seed=int(seed), fraction=validation_fraction)
     if per_class:
         index = index.subsample(dict(per_class), seed=int(seed), per_class=True)
     missing = [split for split in SPLITS if split not in index.splits]
