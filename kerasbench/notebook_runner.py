@@ -13,6 +13,7 @@ reproduce-all`` runs) or ``--study clothing``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -94,6 +95,8 @@ def run_study(study: str, profile: str = "demo", *, results_root: Path = REPO_RO
     after papermill has saved the executed notebook with the failing cell)."""
     import papermill
 
+    # Kernels inherit the environment: keep TensorFlow's C++ start-up chatter out of logs.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     output_dir = (Path(results_root) / profile / study).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     parameters = resolve_parameters(study, profile, output_dir=output_dir, data_dir=data_dir,
