@@ -175,7 +175,7 @@ def peak_flops(device_name: str, compute_dtype: str) -> float | None:
     return None
 
 
-def measured_matmul_flops(size: int = 1024, repeats: int = 10, dtype: str = "float32") -> float:
+def measured_matmul_flops(size: int = 2048, repeats: int = 10, dtype: str = "float32") -> float:
     """A measured ceiling for devices without a known peak: FLOP/s of a square matmul."""
     import time
 

@@ -63,9 +63,9 @@ def measure(backbone: str, image_size: int, batch_size: int, mode: str,
         dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
         if policy.prefetch:
             dataset = dataset.prefetch(tf.data.AUTOTUNE)
-        model.fit(dataset, steps_per_epoch=warmup_steps, epochs=1, verbose=0)
+        model.fit(dataset, steps_per_epoch=warmup_steps, epochs=1, verbose=0, shuffle=False)
         start = time.perf_counter()
-        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
         seconds = time.perf_counter() - start
     else:
         step = tf.function(lambda batch: model(batch, training=False), jit_compile=policy.jit_compile)
@@ -100,7 +100,7 @@ def run_benchmark(backbones: Sequence[str], image_sizes: Iterable[int], batch_si
                   compare_policies: bool = True) -> pd.DataFrame:
     """The full table: one row per (backbone, size, batch, mode, policy)."""
     rows = []
-    peak_cache: dict[tuple, float | None] = {}
+    peaks: dict[tuple, tuple[float, str]] = {}
     for backbone, image_size, batch_size, mode in itertools.product(
         backbones, image_sizes, batch_sizes, modes
     ):
@@ -108,15 +108,11 @@ def run_benchmark(backbones: Sequence[str], image_sizes: Iterable[int], batch_si
             row = measure(backbone, image_size, batch_size, mode, policy, steps=steps,
                           warmup_steps=warmup_steps)
             key = (policy.device, policy.compute_dtype)
-            if key not in peak_cache:
+            if key not in peaks:
                 known = peak_flops(policy.device, policy.compute_dtype)
-                peak_cache[key] = known
-            peak = peak_cache[key]
-            peak_source = "datasheet"
-            if peak is None:
-                peak = measured_matmul_flops(dtype="float32")
-                peak_cache[key] = peak
-                peak_source = "measured matmul"
+                peaks[key] = ((known, "datasheet") if known is not None
+                              else (measured_matmul_flops(dtype="float32"), "measured matmul"))
+            peak, peak_source = peaks[key]
             row["peak_tflops"] = peak / 1e12
             row["peak_source"] = peak_source
             row["fraction_of_peak"] = row["achieved_tflops"] * 1e12 / peak

@@ -75,6 +75,7 @@ def test_benchmark_runs_on_a_tiny_shape():
     assert (table["images_per_second"] > 0).all()
     assert (table["fraction_of_peak"] > 0).all()
     assert table["gflops_per_image"].iloc[0] > 0
+    assert set(table["peak_source"]) == {"measured matmul"}  # no datasheet peak for a CPU
 
 
 def test_benchmark_script_writes_its_table(tmp_path):
