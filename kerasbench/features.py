@@ -171,7 +171,11 @@ def build_extractor(backbone: str, image_size, weights=None, seed: int = 0):
     inputs = keras.Input(shape=(height, width, 3), dtype="float32", name="image")
     features = backbone_model(inputs, training=False)
     pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
-    return keras.Model(inputs, pooled, name=f"{spec.name}_extractor")
+    model = keras.Model(inputs, pooled, name=f"{spec.name}_extractor")
+    # Keras would XLA-compile predict on a GPU ("auto"); the plain path's training step is
+    # not XLA-compiled (compile_head), and both paths must compute the same features.
+    model.jit_compile = False
+    return model
 
 
 def build_head_layer(num_classes: int, seed: int):
@@ -204,7 +208,9 @@ def classifier_from_extractor(extractor, head_layer):
 
     outputs = head_layer(extractor.output)
     name = extractor.name.replace("_extractor", "_classifier")
-    return keras.Model(extractor.input, outputs, name=name)
+    model = keras.Model(extractor.input, outputs, name=name)
+    model.jit_compile = False  # as in build_extractor
+    return model
 
 
 def build_full_classifier(backbone: str, num_classes: int, *, image_size, weights=None,
@@ -429,7 +435,9 @@ class FeatureCache:
             size = tuple(next(iter(missing.values()))[1]["image_size"])
             # One ordered pass over all missing splits: one short (padded) last batch
             # instead of one per split.
-            joined = pd.concat([item[0][["path", "label"]] for item in missing.values()],
+            columns = ["path", "label"] if all(
+                "label" in item[0].columns for item in missing.values()) else ["path"]
+            joined = pd.concat([item[0][columns] for item in missing.values()],
                                ignore_index=True)
             start = time.perf_counter()
             features, labels, _ = ordered_outputs(extractor, joined, image_size=size,
@@ -550,7 +558,11 @@ def epoch_order(rows: int, seed: int, epoch: int) -> np.ndarray:
 @dataclass
 class ProbeResult:
     """One trained head: the Keras model that was fitted, the full image classifier (built
-    on demand for the cached path), history, metrics and predictions per split."""
+    on demand for the cached path), history, metrics and predictions per split.
+
+    A head model passed in by a grid is reset by the grid's next trial: take what is
+    needed from a result (metrics, ``full_model()``) before running the next one.
+    """
 
     model: object
     history: dict
@@ -636,17 +648,17 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
     start = time.perf_counter()
 
     if cache is not None:
-        splits = {"train"} | needed
-        wanted = {split: frames[split] for split in ("train", "validation", "test")
-                  if split in splits}
-        wanted.update({split: frames[split] for split in splits if split not in wanted})
+        wanted = {split: frames[split] for split in ["train", *sorted(needed - {"train"})]}
         feature_start = time.perf_counter()
         features = cache.features(backbone, weights=weights, image_size=image_size,
                                   frames=wanted, seed=seed, interpolation=interpolation)
         durations["feature_seconds"] = time.perf_counter() - feature_start
         durations["feature_compute_seconds"] = sum(f.compute_seconds for f in features.values())
+        # The scale is a diagnostic: randomly initialised deep backbones (EfficientNet,
+        # Xception) give pooled features near zero, on which a head cannot learn.
         feature_info = {split: {"key": f.key, "hit": f.hit, "seconds": f.seconds,
-                                "compute_seconds": f.compute_seconds}
+                                "compute_seconds": f.compute_seconds,
+                                "std": float(f.features.std())}
                         for split, f in features.items()}
         feature_dim = features["train"].feature_dim
         build_start = time.perf_counter()

@@ -106,8 +106,10 @@ def test_open_set_answers():
 def test_demo_ood_photos_and_predictions(tmp_path):
     import keras
 
+    from kerasbench.data.index import natural_sorted
+
     folder = clothing.demo_ood_folder(tmp_path / "ood")
-    photos = sorted(path.name for path in folder.iterdir())
+    photos = natural_sorted(path.name for path in folder.iterdir())
     assert "china.jpg" in photos and "flower.jpg" in photos
     inputs = keras.Input((32, 32, 3))
     pooled = keras.layers.GlobalAveragePooling2D()(inputs)

@@ -179,3 +179,37 @@ def test_cached_and_plain_grids_agree(index, tmp_path):
 def test_full_model_parameters_match_the_paper_head():
     # backbone + GAP + Dense(10): the same arithmetic as the paper's totals.
     assert backbone_parameter_count(BACKBONE) == 722_496
+
+
+class SimulatedKill(BaseException):
+    """Not an Exception: keras-tuner cannot catch it, as it cannot catch a SIGKILL."""
+
+
+def test_frozen_grid_resumes_after_interruption(index, tmp_path):
+    from kerasbench.grid import FrozenBackboneGrid, run_grid
+    from kerasbench.results import ResultsStore
+
+    store = ResultsStore(tmp_path / "records")
+    settings = {"backbone": BACKBONE, "weights": None, "image_sizes": [SIZE],
+                "batch_sizes": [4, 8], "learning_rates": [0.01, 0.001], "epochs": 1, "seed": 5,
+                "store": store}
+
+    def kill_after_two(record):
+        if len(store) == 2:
+            raise SimulatedKill()
+
+    with pytest.raises(SimulatedKill):
+        run_grid(FrozenBackboneGrid(index, feature_cache=FeatureCache(tmp_path / "cache"),
+                                    on_record=kill_after_two, **settings),
+                 directory=tmp_path / "tuner")
+    finished = {record["config_hash"]: record["finished_at"] for record in store.records()}
+    assert len(finished) == 2
+    cache = FeatureCache(tmp_path / "cache", verbose=False)
+    outcome = run_grid(FrozenBackboneGrid(index, feature_cache=cache, **settings),
+                       directory=tmp_path / "tuner")
+    assert len(outcome.records) == 4 and len(store) == 4
+    assert len(outcome.computed) == 2 and not set(outcome.computed) & set(finished)
+    assert cache.misses == 0  # the features computed before the interruption were reused
+    for record in outcome.records:
+        if record["config_hash"] in finished:
+            assert record["finished_at"] == finished[record["config_hash"]]

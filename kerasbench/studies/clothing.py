@@ -50,6 +50,7 @@ __all__ = [
     "comparison_table",
     "demo_ood_folder",
     "display_name",
+    "feature_scale_table",
     "final_table",
     "grid_maxima_table",
     "grid_seconds",
@@ -345,6 +346,22 @@ def run_grids(context, index, *, backbones: Sequence[str], image_sizes: Sequence
                    feature_cache=cache)
 
 
+def feature_scale_table(grid: GridRun) -> pd.DataFrame:
+    """Standard deviation of the pooled training features per backbone and image size
+    (cached path only). Randomly initialised EfficientNets and Xception give features
+    around 1e-6, on which a linear head stays at chance; ImageNet features are near 1."""
+    rows = {}
+    for backbone, records in grid.records.items():
+        for record in records:
+            train = (record.get("features") or {}).get("train") or {}
+            if "std" in train:
+                rows[(display_name(backbone), record["config"]["image_size"])] = train["std"]
+    table = pd.Series(rows, name="pooled feature std (train)", dtype=float)
+    if len(table):
+        table.index.names = ["backbone", "image_size"]
+    return table.to_frame()
+
+
 def grid_seconds(records: Sequence[dict]) -> float:
     """What a backbone's grid cost: every trial's time, with each distinct feature file
     counted once at the time it took to compute (so a grid that read features from an
@@ -414,7 +431,8 @@ def grid_maxima_table(grid: GridRun) -> pd.DataFrame:
         rows.append({
             "backbone": display_name(backbone),
             "best (size, batch, lr) this run": (
-                f"({row['image_size']}, {row['batch_size']}, {row['learning_rate']:g})"),
+                f"({int(row['image_size'])}, {int(row['batch_size'])}, "
+                f"{row['learning_rate']:g})"),
             "validation F1 % this run": round(row["validation macro F1 %"], 2),
             "best (size, batch, lr) paper": (
                 f"({paper['image_size']}, {paper['batch_size']}, {paper['learning_rate']:g})"
