@@ -793,3 +793,14 @@ def backbone_parameter_count(backbone: str) -> int:
         model = build_backbone(spec.name, image_size=spec.min_size, weights=None)
         _BACKBONE_PARAMETERS[spec.name] = int(model.count_params())
     return _BACKBONE_PARAMETERS[spec.name]
+
+
+def applied_policy(backbone: str) -> dict:
+    """The performance policy this module applies, for results rows: float32 and no XLA
+    (extractors and heads are compiled with ``jit_compile=False`` so that the cached and
+    plain paths compute the same numbers on every device)."""
+    from kerasbench.performance import choose_policy
+
+    return choose_policy(backbone, mixed_precision=False, jit_compile=False,
+                         augment_on_device=False).to_dict()
+

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import keras_tuner
 
+from kerasbench.features import applied_policy
 from kerasbench.results import ResultsStore, config_hash
 
 __all__ = [
@@ -438,4 +439,5 @@ class FrozenBackboneGrid(RecordHyperModel):
             path=result.path,
             class_names=self.class_names,
             rows={split: len(frame) for split, frame in self.frames.items()},
+            performance=applied_policy(self.backbone),
         )

@@ -162,6 +162,8 @@ def test_study_end_to_end_on_tiny_demo_data(tmp_path):
                 "verbose": False}
     grid = clothing.run_grids(context, index, **settings)
     assert len(grid.records["squeezenet1_1"]) == 2
+    # every row says which performance policy produced it (CPU: float32, no XLA)
+    assert grid.records["squeezenet1_1"][0]["performance"]["compute_dtype"] == "float32"
     again = clothing.run_grids(context, index, **settings)
     assert len(again.outcomes["squeezenet1_1"].computed) == 0  # all recorded already
 
@@ -171,6 +173,7 @@ def test_study_end_to_end_on_tiny_demo_data(tmp_path):
     assert final.record["config"]["epochs"] == 2 and final.record["config"]["stage"] == "final"
     assert final.record["parameters"]["total"] == 722_496 + 5130
     assert len(final.record["history"]["val_loss"]) == 2
+    assert final.record["performance"]["jit_compile"] is False
     # A rerun puts the saved head back instead of training again, with the same answers.
     reloaded = clothing.train_finals(context, index, grid, final_epochs=2, weights=None,
                                      seed=3, verbose=False)["squeezenet1_1"]

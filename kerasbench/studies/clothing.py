@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from kerasbench import plots
+from kerasbench.features import applied_policy
 from kerasbench.reports import compare_with_paper, save_table
 
 __all__ = [
@@ -554,6 +555,7 @@ def train_finals(context, index, grid: GridRun, *, final_epochs: int, weights, s
             history=result.history, parameters=result.parameters, features=result.features,
             path=result.path, class_names=list(index.class_names),
             grid_seconds=float(row["grid search s"]),
+            performance=applied_policy(backbone),
         )
         if verbose:
             print(f"{backbone}: final model ({config['image_size']}px, batch "
