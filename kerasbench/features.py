@@ -30,7 +30,6 @@ import datetime as _datetime
 import hashlib
 import json
 import os
-import tempfile
 import time
 import weakref
 from collections.abc import Mapping, Sequence
@@ -40,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kerasbench.results import canonical_json, write_json_atomic
+from kerasbench.results import atomic_output, canonical_json, write_json_atomic
 
 __all__ = [
     "FEATURE_FORMAT_VERSION",
@@ -532,19 +531,8 @@ def _check_labels(labels: np.ndarray, frame: pd.DataFrame, where: Path) -> None:
 
 
 def _write_arrays_atomic(path: Path, **arrays) -> None:
-    """``np.savez`` into a temporary file in the same folder, then rename: a killed process
-    never leaves a truncated cache entry behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_output(path, "wb") as stream:
+        np.savez(stream, **arrays)
 
 
 # --------------------------------------------------------------------------- training

@@ -8,6 +8,7 @@ files, never from notebook state, so a rerun or a resumed grid sees every finish
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _datetime
 import hashlib
 import json
@@ -81,21 +82,28 @@ def environment_info() -> dict:
     }
 
 
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write to a temporary file in the same folder, then rename: a killed process never
-    leaves a half-written record behind."""
+@contextlib.contextmanager
+def atomic_output(path: Path, mode: str = "w"):
+    """Open a temporary file in ``path``'s folder for writing, then rename it over ``path``:
+    a killed process never leaves a half-written file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(_to_jsonable(payload), stream, indent=2, sort_keys=True)
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(handle, mode, encoding=encoding) as stream:
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    with atomic_output(path) as stream:
+        json.dump(_to_jsonable(payload), stream, indent=2, sort_keys=True)
 
 
 class ResultsStore:
