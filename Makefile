@@ -40,6 +40,7 @@ reproduce-%: install
 
 benchmarks: install
 	$(PYTHON) benchmarks/feature_cache.py
+	$(PYTHON) benchmarks/throughput.py
 
 clean:
 	rm -rf results .pytest_cache .ruff_cache build dist *.egg-info
