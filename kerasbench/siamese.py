@@ -22,6 +22,12 @@ The pieces, in the order a study uses them:
 - **Use**: :class:`FaceVerifier` (``verify(a, b)`` -> distance, decision, threshold;
   save/load), :class:`Gallery` enrollment and :meth:`FaceVerifier.identify` (nearest
   person or ``UNKNOWN``), and :func:`measure_latency`.
+- **Open-set identification threshold**: the nearest of N gallery entries is closer than a
+  single pair's distance, so the one-to-one threshold accepts too many strangers against a
+  gallery. :func:`choose_identification_threshold` picks a separate threshold from genuine
+  (own gallery entry) and impostor (nearest gallery entry) distances;
+  :func:`identification_threshold_from_people` computes those on a folder-per-person set
+  (seeded enrolled / stranger splits) so the threshold is chosen on people a test never sees.
 
 Default: ``l2_normalize=True``. Embeddings then lie on the unit sphere, distances are in
 [0, 2], and the default ``margin=1.0`` means "different people at least a radius apart"
@@ -63,11 +69,14 @@ __all__ = [
     "as_image_shape",
     "build_embedding_network",
     "build_siamese_model",
+    "choose_identification_threshold",
     "choose_threshold",
     "compile_siamese",
     "embed_images",
     "evaluate_pairs",
+    "identification_distances",
     "identification_summary",
+    "identification_threshold_from_people",
     "load_or_sample_pairs",
     "measure_latency",
     "pair_distances",
@@ -686,6 +695,43 @@ def choose_threshold(distances, labels, criterion: str = "balanced_accuracy") ->
     return float(candidates[best[len(best) // 2]])
 
 
+def choose_identification_threshold(genuine_distances, impostor_distances,
+                                    target: str | float = "balanced_accuracy") -> float:
+    """The open-set identification threshold: a probe is accepted (named) when its distance
+    to the nearest gallery entry is <= threshold.
+
+    ``genuine_distances``: probes of enrolled people, distance to their OWN gallery entry
+    (should be accepted). ``impostor_distances``: probes of strangers, distance to their
+    NEAREST gallery entry (should be rejected). ``target``:
+
+    - ``"balanced_accuracy"`` (or ``"accuracy"``): maximise it over accept-known vs
+      reject-unknown, with :func:`choose_threshold`'s candidates and tie rule;
+    - a number in [0, 1]: a target false-accept rate; the largest threshold that accepts at
+      most that share of impostors (midway below the first impostor it must reject).
+    """
+    genuine = np.asarray(genuine_distances, dtype=float).ravel()
+    impostor = np.asarray(impostor_distances, dtype=float).ravel()
+    if genuine.size == 0 or impostor.size == 0:
+        raise ValueError("choosing an identification threshold needs genuine and impostor distances")
+    if isinstance(target, str):
+        distances = np.concatenate([genuine, impostor])
+        labels = np.concatenate([np.full(genuine.size, SAME_PERSON), np.full(impostor.size, DIFFERENT_PERSON)])
+        return choose_threshold(distances, labels, target)
+    rate = float(target)
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"a false-accept-rate target must be in [0, 1], got {target!r}")
+    everything = np.concatenate([genuine, impostor])
+    if not np.all(np.isfinite(everything)):
+        raise ValueError("distances contain NaN or infinity; the model diverged")
+    impostor = np.sort(impostor)
+    allowed = int(math.floor(rate * impostor.size + 1e-9))
+    if allowed >= impostor.size:
+        return float(everything.max() * 1.5 + 1e-6)
+    first_rejected = impostor[allowed]
+    below = everything[everything < first_rejected]
+    return float((below.max() + first_rejected) / 2.0 if below.size else first_rejected / 2.0)
+
+
 def evaluate_pairs(distances, labels, threshold: float) -> dict:
     """Scores of pairs at ``threshold``: ``classification_metrics`` over
     ``PAIR_CLASS_NAMES`` (per-class P/R/F1, confusion matrix, ``collapsed``) plus ROC-AUC,
@@ -769,18 +815,35 @@ class FaceVerifier:
     ``save(folder)`` writes ``embedding.keras`` and ``verifier.json`` (threshold, image
     size, label convention and how the threshold was chosen); ``FaceVerifier.load(folder)``
     reads them back.
+
+    ``threshold`` is the one-to-one verification threshold (``verify``).
+    ``identification_threshold`` (optional, saved in ``verifier.json``) is the open-set
+    threshold ``identify`` applies to the distance to the NEAREST gallery entry (see
+    :func:`choose_identification_threshold`); ``None`` falls back to ``threshold``, which
+    accepts more strangers against a gallery than against a single pair.
     """
 
     def __init__(self, embedding_model: keras.Model, threshold: float, *,
-                 metadata: Mapping | None = None):
+                 metadata: Mapping | None = None, identification_threshold: float | None = None):
         threshold = float(threshold)
         if not math.isfinite(threshold):
             raise ValueError(f"threshold must be a finite distance, got {threshold}")
+        if identification_threshold is not None:
+            identification_threshold = float(identification_threshold)
+            if not math.isfinite(identification_threshold):
+                raise ValueError("identification_threshold must be a finite distance or None, "
+                                 f"got {identification_threshold}")
         self.embedding_model = embedding_model
         self.threshold = threshold
+        self.identification_threshold = identification_threshold
         shape = embedding_model.input_shape
         self.image_size = (int(shape[1]), int(shape[2]))
         self.metadata = dict(metadata or {})
+
+    @property
+    def open_set_threshold(self) -> float:
+        """The threshold ``identify`` uses: ``identification_threshold``, else ``threshold``."""
+        return self.threshold if self.identification_threshold is None else self.identification_threshold
 
     @property
     def l2_normalize(self) -> bool:
@@ -851,36 +914,27 @@ class FaceVerifier:
         if method not in ("mean", "nearest"):
             raise ValueError(f"method must be 'mean' or 'nearest', got {method!r}")
         groups = _people_groups(people)
-        names, embeddings, counts = [], [], {}
-        for name, images in groups.items():
-            vectors = self.embed(list(images))
-            counts[name] = len(vectors)
-            if method == "mean":
-                vectors = vectors.mean(axis=0, keepdims=True)
-                if self.l2_normalize:
-                    vectors = vectors / max(float(np.linalg.norm(vectors)), 1e-12)
-            names.extend([name] * len(vectors))
-            embeddings.append(vectors)
-        return Gallery(names=names, embeddings=np.concatenate(embeddings).astype(np.float32),
-                       method=method, images_per_person=counts)
+        return _gallery_from_embeddings({name: self.embed(list(images)) for name, images in groups.items()},
+                                        method, self.l2_normalize)
 
     def identify(self, probe, gallery: Gallery) -> Identification:
-        """The nearest enrolled person, or ``UNKNOWN`` beyond the threshold."""
+        """The nearest enrolled person, or ``UNKNOWN`` beyond :attr:`open_set_threshold`
+        (``identification_threshold`` when set, else the verification ``threshold``)."""
         return self.identify_many([probe], gallery)[0]
 
     def identify_many(self, probes, gallery: Gallery) -> list[Identification]:
         if not len(gallery.names):
             raise ValueError("the gallery is empty: enroll at least one person first")
         embeddings = self.embed(probes if isinstance(probes, (list, tuple)) else [probes])
-        differences = embeddings[:, None, :].astype(np.float64) - gallery.embeddings[None].astype(np.float64)
-        distances = np.sqrt(np.maximum((differences**2).sum(axis=-1), DISTANCE_EPSILON))
+        distances = _distance_matrix(embeddings, gallery.embeddings)
         nearest = distances.argmin(axis=1)
+        threshold = self.open_set_threshold
         results = []
         for row, column in enumerate(nearest):
             distance = float(distances[row, column])
             name = gallery.names[column]
-            decided = name if distance <= self.threshold else UNKNOWN
-            results.append(Identification(decided, distance, name, self.threshold))
+            decided = name if distance <= threshold else UNKNOWN
+            results.append(Identification(decided, distance, name, threshold))
         return results
 
     # -- persistence
@@ -894,9 +948,12 @@ class FaceVerifier:
         write_json_atomic(folder / VERIFIER_FILE, {
             "format": VERIFIER_FORMAT,
             "threshold": self.threshold,
+            "identification_threshold": self.identification_threshold,
             "image_size": list(self.image_size),
             "labels": {"same_person": SAME_PERSON, "different_person": DIFFERENT_PERSON},
-            "decision": "same person when distance <= threshold",
+            "decision": "same person when distance <= threshold; identify names the nearest "
+                        "enrolled person when distance <= identification_threshold "
+                        "(null: threshold)",
             "metadata": self.metadata,
         })
         return folder
@@ -916,7 +973,85 @@ class FaceVerifier:
             raise ValueError(f"{settings_path} has format {settings.get('format')!r}; this "
                              f"kerasbench reads format {VERIFIER_FORMAT}")
         model = keras.saving.load_model(model_path, compile=False)
-        return cls(model, settings["threshold"], metadata=settings.get("metadata"))
+        return cls(model, settings["threshold"], metadata=settings.get("metadata"),
+                   identification_threshold=settings.get("identification_threshold"))
+
+
+def _distance_matrix(probes: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+    differences = np.asarray(probes, np.float64)[:, None, :] - np.asarray(gallery, np.float64)[None]
+    return np.sqrt(np.maximum((differences**2).sum(axis=-1), DISTANCE_EPSILON))
+
+
+def _gallery_from_embeddings(groups: Mapping, method: str, l2_normalize: bool) -> Gallery:
+    """{name: (n, d) embeddings} -> :class:`Gallery` (``mean``: one re-normalised row each)."""
+    names, embeddings, counts = [], [], {}
+    for name, vectors in groups.items():
+        vectors = np.asarray(vectors)
+        counts[name] = len(vectors)
+        if method == "mean":
+            vectors = vectors.mean(axis=0, keepdims=True)
+            if l2_normalize:
+                vectors = vectors / max(float(np.linalg.norm(vectors)), 1e-12)
+        names.extend([name] * len(vectors))
+        embeddings.append(vectors)
+    return Gallery(names=names, embeddings=np.concatenate(embeddings).astype(np.float32),
+                   method=method, images_per_person=counts)
+
+
+def identification_distances(verifier: FaceVerifier, people, *, enrolled_fraction: float = 0.5,
+                             gallery_images: int = 3, method: str = "mean", rounds: int = 5,
+                             seed=0) -> tuple[np.ndarray, np.ndarray]:
+    """Genuine and impostor gallery distances on a folder-per-person set (seeded).
+
+    ``people``: a folder of person folders, ``{name: [images]}`` or a DataFrame with
+    ``path`` and ``class_name`` (as :meth:`FaceVerifier.enroll`). Each of ``rounds`` rounds
+    enrolls a random ``enrolled_fraction`` of the people (at least one, leaving at least one
+    stranger) with ``gallery_images`` random images each; their other images are genuine
+    probes (distance to their OWN gallery entry, nearest own image for ``method="nearest"``)
+    and every image of the other people is an impostor probe (distance to the NEAREST gallery
+    entry). People with at most ``gallery_images`` images are only ever strangers. Every
+    image is embedded once. Returns ``(genuine, impostor)``.
+    """
+    if method not in ("mean", "nearest"):
+        raise ValueError(f"method must be 'mean' or 'nearest', got {method!r}")
+    if rounds < 1 or gallery_images < 1:
+        raise ValueError("rounds and gallery_images must be >= 1")
+    groups = _people_groups(people)
+    embedded = {name: verifier.embed(list(images)) for name, images in groups.items()}
+    names = list(embedded)
+    can_enroll = [name for name in names if len(embedded[name]) > gallery_images]
+    if not can_enroll or len(names) < 2:
+        raise ValueError(f"need at least two people, one with more than gallery_images="
+                         f"{gallery_images} images; got {len(names)} people, "
+                         f"{len(can_enroll)} with enough images")
+    count = min(max(1, int(round(enrolled_fraction * len(names)))), len(names) - 1, len(can_enroll))
+    rng = np.random.default_rng(seed)
+    genuine, impostor = [], []
+    for _ in range(rounds):
+        enrolled = list(rng.choice(can_enroll, size=count, replace=False))
+        gallery_rows, probes = {}, {}
+        for name in enrolled:
+            order = rng.permutation(len(embedded[name]))
+            gallery_rows[name] = embedded[name][order[:gallery_images]]
+            probes[name] = embedded[name][order[gallery_images:]]
+        gallery = _gallery_from_embeddings(gallery_rows, method, verifier.l2_normalize)
+        gallery_names = np.asarray(gallery.names)
+        for name in enrolled:
+            genuine.append(_distance_matrix(probes[name], gallery.embeddings[gallery_names == name]).min(axis=1))
+        strangers = [embedded[name] for name in names if name not in enrolled]
+        impostor.append(_distance_matrix(np.concatenate(strangers), gallery.embeddings).min(axis=1))
+    return np.concatenate(genuine), np.concatenate(impostor)
+
+
+def identification_threshold_from_people(verifier: FaceVerifier, people, *,
+                                         target: str | float = "balanced_accuracy",
+                                         **options) -> float:
+    """:func:`choose_identification_threshold` on :func:`identification_distances` of
+    ``people`` (``options``: enrolled_fraction, gallery_images, method, rounds, seed). Use
+    people the evaluation never sees (validation or training people), then set
+    ``verifier.identification_threshold`` to the result."""
+    genuine, impostor = identification_distances(verifier, people, **options)
+    return choose_identification_threshold(genuine, impostor, target)
 
 
 def _people_groups(people) -> dict:

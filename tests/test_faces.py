@@ -188,6 +188,18 @@ def test_figures_and_attendance(grid_run, face_data, tmp_path):
     assert summary["enrolled_people"] == 1 and summary["stranger_people"] == 1
     assert summary["known_probes"] == 3 and summary["stranger_probes"] == 5
     assert len(probes) == 8 and set(probes["enrolled"]) == {True, False}
+    # The identification threshold is chosen on the other (train/validation) people and both
+    # thresholds' results are reported on the same test probes.
+    assert summary["calibration_people"] > 0 and "test" not in summary["calibration_splits"]
+    assert summary["identification threshold"] == summary["threshold"]
+    for label in ("verification", "identification"):
+        assert 0.0 <= summary[f"{label} known accepted"] <= 1.0
+        assert 0.0 <= summary[f"{label} strangers rejected"] <= 1.0
+    assert "answer_verification" in probes.columns
+    stored = siamese.FaceVerifier(verifier.embedding_model, verifier.threshold,
+                                  identification_threshold=1e-6)
+    strict, _ = faces.attendance_check(stored, face_data, gallery_images=2, calibration_splits=())
+    assert strict["identification threshold"] == 1e-6 and strict["identification strangers rejected"] == 1.0
 
 
 # --------------------------------------------------------------------------- real data

@@ -385,3 +385,51 @@ def test_train_siamese_evaluates_at_each_requested_epoch():
     assert outcome["training_seconds"][1] <= outcome["training_seconds"][3]
     with pytest.raises(ValueError, match="positive integers"):
         siamese.train_siamese(model, batches, epochs=[0])
+
+
+def test_choose_identification_threshold_separates_genuine_and_impostors():
+    genuine, impostor = np.array([0.1, 0.2, 0.25, 0.3]), np.array([0.6, 0.7, 0.9])
+    threshold = siamese.choose_identification_threshold(genuine, impostor)
+    assert 0.3 < threshold < 0.6
+    # A false-accept target: at most a third of the impostors accepted.
+    loose = siamese.choose_identification_threshold(genuine, impostor, target=1 / 3)
+    assert 0.6 < loose < 0.7
+    assert siamese.choose_identification_threshold(genuine, impostor, target=0.0) == pytest.approx(0.45)
+    with pytest.raises(ValueError):
+        siamese.choose_identification_threshold([], impostor)
+    with pytest.raises(ValueError):
+        siamese.choose_identification_threshold(genuine, impostor, target=1.5)
+
+
+def test_identification_threshold_saved_and_used(verifier_parts, tmp_path):
+    folder, people, embedding = verifier_parts
+    verifier = siamese.FaceVerifier(embedding, threshold=2.5, identification_threshold=1e-3)
+    assert verifier.open_set_threshold == 1e-3
+    verifier.save(tmp_path / "verifier")
+    loaded = siamese.FaceVerifier.load(tmp_path / "verifier")
+    assert loaded.threshold == 2.5 and loaded.identification_threshold == 1e-3
+    gallery = loaded.enroll({name: files[:2] for name, files in people.items()}, method="nearest")
+    # Beyond 1e-3 (an image not in the gallery): unknown, although the verification
+    # threshold (2.5 > any unit-sphere distance) would accept it.
+    result = loaded.identify(people["alice"][2], gallery)
+    assert result.name == siamese.UNKNOWN and result.threshold == 1e-3
+    assert loaded.verify(people["alice"][2], people["bob"][0]).same_person
+    # None falls back to the verification threshold.
+    fallback = siamese.FaceVerifier(embedding, threshold=2.5)
+    assert fallback.identify(people["alice"][2], gallery).name == "alice"
+    fallback.save(tmp_path / "plain")
+    assert siamese.FaceVerifier.load(tmp_path / "plain").identification_threshold is None
+
+
+def test_identification_threshold_from_people_is_seeded(verifier_parts):
+    folder, people, embedding = verifier_parts
+    verifier = siamese.FaceVerifier(embedding, threshold=1.0)
+    genuine, impostor = siamese.identification_distances(verifier, folder, gallery_images=2,
+                                                         rounds=3, seed=1)
+    # 3 people, two enrolled per round (1 probe each), one stranger (3 images).
+    assert genuine.shape == (6,) and impostor.shape == (9,)
+    first = siamese.identification_threshold_from_people(verifier, folder, gallery_images=2, seed=1)
+    again = siamese.identification_threshold_from_people(verifier, folder, gallery_images=2, seed=1)
+    assert first == again and np.isfinite(first)
+    with pytest.raises(ValueError, match="at least two people"):
+        siamese.identification_distances(verifier, {"a": people["alice"]}, gallery_images=2)
