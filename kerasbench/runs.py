@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import keras
 import numpy as np
 import pandas as pd
 
@@ -170,29 +171,21 @@ def split_metrics(predictions: SplitPredictions, class_names: Sequence[str]) -> 
     return result
 
 
-class EpochTimer:
-    """Keras callback recording each epoch's wall time into the history."""
+class EpochTimer(keras.callbacks.Callback):
+    """Records each epoch's wall time into the history as ``epoch_seconds``."""
 
-    def __new__(cls):
-        import keras
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
 
-        class _EpochTimer(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self._start = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                if logs is not None:
-                    logs["epoch_seconds"] = time.perf_counter() - self._start
-
-        return _EpochTimer()
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self._start
 
 
 def early_stopping_callback(settings: dict | None):
     """``{"monitor": "val_loss", "patience": 10, "restore_best_weights": True}`` -> callback."""
     if not settings:
         return None
-    import keras
-
     allowed = {"monitor", "patience", "min_delta", "restore_best_weights", "mode", "start_from_epoch"}
     unknown = set(settings) - allowed
     if unknown:
