@@ -40,7 +40,9 @@ reproduce-%: install
 
 benchmarks: install
 	$(PYTHON) benchmarks/feature_cache.py
+	$(PYTHON) benchmarks/head_training.py
 	$(PYTHON) benchmarks/throughput.py
+	$(PYTHON) benchmarks/xla_check.py
 
 clean:
 	rm -rf results .pytest_cache .ruff_cache build dist *.egg-info

@@ -21,6 +21,9 @@ are the same computation:
 Both paths build the head with the same seeded initialiser, feed the training rows in the
 same order (one seeded permutation of row indices per epoch, mapped to features or to
 images) and evaluate in one ordered pass, so their scores agree (to float round-off).
+The cached path's head trains on features held on the device, one compiled call per epoch
+(:mod:`kerasbench.device_loop`); both paths run under one performance policy
+(:func:`feature_policy`), whose compute dtype is part of the cache key.
 """
 
 from __future__ import annotations
@@ -117,8 +120,12 @@ def weights_descriptor(weights, seed: int | None) -> dict:
 
 def feature_key_inputs(backbone: str, *, weights, image_size, frame: pd.DataFrame,
                        seed: int | None, interpolation: str = "bilinear",
-                       channels: int = 3) -> dict:
-    """Everything the pooled features of ``frame`` depend on, as a JSON-ready dict."""
+                       channels: int = 3, policy=None) -> dict:
+    """Everything the pooled features of ``frame`` depend on, as a JSON-ready dict.
+
+    ``policy`` (a :class:`~kerasbench.performance.PerformancePolicy`; float32 without XLA
+    when ``None``) enters through its compute dtype and XLA switch: bfloat16 features
+    differ from float32 ones in the third significant digit."""
     import keras
 
     from kerasbench.backbones import get_backbone, resolve_image_size
@@ -134,11 +141,35 @@ def feature_key_inputs(backbone: str, *, weights, image_size, frame: pd.DataFram
         "interpolation": interpolation,
         "preprocessing": spec.preprocessing,
         "pooling": "global_average",
+        "compute": _compute_settings(policy),
         # Keras defines the architectures, the random initialisers and the preprocessing.
         "keras": keras.__version__,
         "rows": len(frame),
         "index": frame_fingerprint(frame),
     }
+
+
+def _compute_settings(policy) -> dict:
+    if policy is None:
+        return {"dtype": "float32", "jit_compile": False}
+    return {"dtype": policy.compute_dtype, "jit_compile": bool(policy.jit_compile)}
+
+
+def feature_policy(backbone: str, performance: Mapping | None = None):
+    """The performance policy of the feature-cache path for ``backbone`` on this device.
+
+    ``performance`` holds :func:`~kerasbench.performance.choose_policy` switches. Mixed
+    precision follows the device (bfloat16/float16 on a GPU, float32 on a CPU). XLA is off
+    unless asked for: the forward pass runs once per (backbone, image size, split), so
+    compiling each of those graphs (a minute and more for DenseNet201 or EfficientNetB7 on
+    this project's CPU) costs more than it saves, and the head's loop has a dynamic last
+    batch. Augmentation never applies: features are taken of unaugmented images.
+    """
+    from kerasbench.performance import choose_policy
+
+    settings = {"jit_compile": False, **dict(performance or {})}
+    settings["augment_on_device"] = False
+    return choose_policy(backbone, **settings)
 
 
 def feature_key(backbone: str, **inputs) -> str:
@@ -150,8 +181,11 @@ def feature_key(backbone: str, **inputs) -> str:
 # --------------------------------------------------------------------------- models
 
 
-def build_extractor(backbone: str, image_size, weights=None, seed: int = 0):
+def build_extractor(backbone: str, image_size, weights=None, seed: int = 0, policy=None):
     """``image (0..255) -> backbone(training=False) -> GlobalAveragePooling2D``, frozen.
+
+    Built under ``policy`` (float32 without XLA when ``None``): the backbone computes in
+    its compute dtype and the pooling, in float32, hands float32 features on.
 
     Keras is reseeded with ``seed`` first, so that ``weights=None`` gives the same random
     backbone every time (in this process and in any other): the feature cache and the
@@ -165,16 +199,24 @@ def build_extractor(backbone: str, image_size, weights=None, seed: int = 0):
     spec = get_backbone(backbone)
     height, width = resolve_image_size(spec, image_size)
     keras.utils.set_random_seed(int(seed))
-    backbone_model = build_backbone(spec.name, image_size=(height, width), weights=weights)
-    backbone_model.trainable = False
-    inputs = keras.Input(shape=(height, width, 3), dtype="float32", name="image")
-    features = backbone_model(inputs, training=False)
-    pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
-    model = keras.Model(inputs, pooled, name=f"{spec.name}_extractor")
-    # Keras would XLA-compile predict on a GPU ("auto"); the plain path's training step is
-    # not XLA-compiled (compile_head), and both paths must compute the same features.
-    model.jit_compile = False
+    with _policy_scope(policy):
+        backbone_model = build_backbone(spec.name, image_size=(height, width),
+                                        weights=weights)
+        backbone_model.trainable = False
+        inputs = keras.Input(shape=(height, width, 3), dtype="float32", name="image")
+        features = backbone_model(inputs, training=False)
+        pooled = keras.layers.GlobalAveragePooling2D(name="avg_pool", dtype="float32")(features)
+        model = keras.Model(inputs, pooled, name=f"{spec.name}_extractor")
+    # Set explicitly: Keras would XLA-compile predict on a GPU ("auto"), and the cached
+    # and plain paths must compile the same way to compute the same features.
+    model.jit_compile = bool(policy is not None and policy.jit_compile)
     return model
+
+
+def _policy_scope(policy):
+    import contextlib
+
+    return contextlib.nullcontext() if policy is None else policy.scope()
 
 
 def build_head_layer(num_classes: int, seed: int):
@@ -208,14 +250,16 @@ def classifier_from_extractor(extractor, head_layer):
     outputs = head_layer(extractor.output)
     name = extractor.name.replace("_extractor", "_classifier")
     model = keras.Model(extractor.input, outputs, name=name)
-    model.jit_compile = False  # as in build_extractor
+    model.jit_compile = extractor.jit_compile
     return model
 
 
 def build_full_classifier(backbone: str, num_classes: int, *, image_size, weights=None,
-                          seed: int = 0):
-    """The plain path's model: frozen backbone + average pooling + seeded Dense logits."""
-    extractor = build_extractor(backbone, image_size, weights=weights, seed=seed)
+                          seed: int = 0, policy=None):
+    """The plain path's model: frozen backbone + average pooling + seeded Dense logits,
+    under the same ``policy`` as the cached path's extractor."""
+    extractor = build_extractor(backbone, image_size, weights=weights, seed=seed,
+                                policy=policy)
     return classifier_from_extractor(extractor, build_head_layer(num_classes, seed))
 
 
@@ -243,7 +287,7 @@ def prepare_head(model, learning_rate: float) -> None:
     model.optimizer.learning_rate.assign(float(learning_rate))
 
 
-def compile_head(model, learning_rate: float) -> None:
+def compile_head(model, learning_rate: float, jit_compile: bool = False) -> None:
     """Adam(learning_rate), sparse categorical cross-entropy from logits, accuracy."""
     import keras
 
@@ -253,9 +297,9 @@ def compile_head(model, learning_rate: float) -> None:
         optimizer=make_optimizer("adam", learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        # XLA would compile each trial's graph again (slow on CPU) and may round
-        # differently from the uncompiled extraction pass.
-        jit_compile=False,
+        # Off by default: XLA would compile each trial's graph again (slow on CPU) and
+        # may round differently from an uncompiled extraction pass.
+        jit_compile=bool(jit_compile),
     )
 
 
@@ -269,7 +313,11 @@ def ordered_outputs(model, frame: pd.DataFrame, *, image_size, batch_size: int =
     Labels come from the same batches as the outputs and are checked against the frame.
     The last, short batch is padded to ``batch_size`` so the compiled predict function is
     traced once (a second batch shape would trace a large backbone again, seconds each).
+    Images go from the pipeline to the model as tensors (no NumPy copy on the way), and
+    the outputs stay where the model computed them until the pass is over.
     """
+    import tensorflow as tf
+
     from kerasbench.pipeline import make_dataset
 
     has_labels = "label" in frame.columns
@@ -279,18 +327,18 @@ def ordered_outputs(model, frame: pd.DataFrame, *, image_size, batch_size: int =
     )
     outputs, labels = [], []
     start = time.perf_counter()
+    forward = _forward_function(model)
     for batch in dataset:
         images, batch_labels = batch if has_labels else (batch, None)
-        images = np.asarray(images)
-        count = images.shape[0]
+        count = int(images.shape[0])
         if count < batch_size:
-            padding = np.zeros((batch_size - count,) + images.shape[1:], dtype=images.dtype)
-            images = np.concatenate([images, padding])
-        outputs.append(np.asarray(model.predict_on_batch(images))[:count])
+            images = tf.pad(images, [[0, batch_size - count], [0, 0], [0, 0], [0, 0]])
+        outputs.append(forward(images)[:count])
         if has_labels:
             labels.append(np.asarray(batch_labels).reshape(-1))
+    result = np.asarray(tf.concat(outputs, axis=0), dtype=np.float32) if outputs else \
+        np.zeros((0,) + tuple(model.output.shape[1:]), np.float32)
     seconds = time.perf_counter() - start
-    result = np.concatenate(outputs).astype(np.float32)
     if has_labels:
         label_array = np.concatenate(labels).astype(np.int64)
         if len(label_array) != len(frame) or not np.array_equal(
@@ -300,6 +348,24 @@ def ordered_outputs(model, frame: pd.DataFrame, *, image_size, batch_size: int =
     else:
         label_array = np.full(len(frame), -1, dtype=np.int64)
     return result, label_array, seconds
+
+
+_FORWARD_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _forward_function(model):
+    """``model(images, training=False)`` compiled once per model, with the model's XLA
+    setting; the result stays a tensor on the device."""
+    import tensorflow as tf
+
+    function = _FORWARD_FUNCTIONS.get(model)
+    if function is None:
+        def forward(images):
+            return tf.cast(model(images, training=False), tf.float32)
+
+        function = tf.function(forward, jit_compile=bool(model.jit_compile))
+        _FORWARD_FUNCTIONS[model] = function
+    return function
 
 
 # --------------------------------------------------------------------------- cache
@@ -330,7 +396,9 @@ class FeatureCache:
     Args:
         folder: where ``<backbone>-<h>x<w>-<split>-<key>.npz`` and ``.json`` files go.
             Any folder works; share one between runs to reuse features across them.
-        batch_size: images per forward pass when computing features.
+        batch_size: images per forward pass when computing features; ``"auto"`` takes
+            ``GPU_BATCH_SIZE`` on a GPU (large batches keep it busy; a frozen forward pass
+            keeps no activations for a backward pass) and ``CPU_BATCH_SIZE`` on a CPU.
         keep_extractors: built extractor models kept in memory (building and tracing a
             large backbone costs seconds; the final model and out-of-distribution
             predictions reuse them).
@@ -338,13 +406,26 @@ class FeatureCache:
         verbose: print one line per computed split.
 
     ``hits`` and ``misses`` count splits read from disk or memory versus computed.
+
+    Every method that computes features takes the ``policy`` they are computed under (a
+    :class:`~kerasbench.performance.PerformancePolicy`, see :func:`feature_policy`; the
+    device's default when ``None``); its compute dtype is part of the key.
     """
 
-    def __init__(self, folder: str | os.PathLike, *, batch_size: int = 64,
+    CPU_BATCH_SIZE = 64
+    GPU_BATCH_SIZE = 256
+
+    def __init__(self, folder: str | os.PathLike, *, batch_size: int | str = "auto",
                  keep_extractors: int = 2, keep_in_memory: int = 12, verbose: bool = True):
+        if batch_size == "auto":
+            from kerasbench.performance import device_description
+
+            on_gpu = device_description()["kind"] == "GPU"
+            batch_size = self.GPU_BATCH_SIZE if on_gpu else self.CPU_BATCH_SIZE
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
-            raise ValueError(f"FeatureCache batch_size must be a positive int, got {batch_size!r}")
+            raise ValueError(
+                f"FeatureCache batch_size must be a positive int or 'auto', got {batch_size!r}")
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.batch_size = int(batch_size)
@@ -357,9 +438,11 @@ class FeatureCache:
         self._memory: collections.OrderedDict = collections.OrderedDict()
 
     # ----- naming
-    def key(self, backbone: str, *, weights, image_size, frame, seed, interpolation="bilinear"):
+    def key(self, backbone: str, *, weights, image_size, frame, seed, interpolation="bilinear",
+            policy=None):
         return feature_key(backbone, weights=weights, image_size=image_size, frame=frame,
-                           seed=seed, interpolation=interpolation)
+                           seed=seed, interpolation=interpolation,
+                           policy=policy or feature_policy(backbone))
 
     def _paths(self, inputs: dict, split: str, key: str) -> tuple[Path, Path]:
         height, width = inputs["image_size"]
@@ -367,25 +450,28 @@ class FeatureCache:
         return self.folder / f"{stem}.npz", self.folder / f"{stem}.json"
 
     def contains(self, backbone: str, *, weights, image_size, frame, split: str, seed,
-                 interpolation="bilinear") -> bool:
+                 interpolation="bilinear", policy=None) -> bool:
         inputs = feature_key_inputs(backbone, weights=weights, image_size=image_size,
-                                    frame=frame, seed=seed, interpolation=interpolation)
+                                    frame=frame, seed=seed, interpolation=interpolation,
+                                    policy=policy or feature_policy(backbone))
         key = _hash(inputs)
         return key in self._memory or self._read(*self._paths(inputs, split, key), key) is not None
 
     # ----- extractors
-    def extractor(self, backbone: str, *, weights, image_size, seed: int):
+    def extractor(self, backbone: str, *, weights, image_size, seed: int, policy=None):
         """The (memoised) frozen extractor for these settings."""
         from kerasbench.backbones import get_backbone, resolve_image_size
 
         spec = get_backbone(backbone)
         size = resolve_image_size(spec, image_size)
+        policy = policy or feature_policy(spec.name)
         memo_key = canonical_json({"backbone": spec.name, "size": list(size),
-                                   "weights": weights_descriptor(weights, seed)})
+                                   "weights": weights_descriptor(weights, seed),
+                                   "compute": _compute_settings(policy)})
         if memo_key in self._extractors:
             self._extractors.move_to_end(memo_key)
             return self._extractors[memo_key]
-        model = build_extractor(spec.name, size, weights=weights, seed=seed)
+        model = build_extractor(spec.name, size, weights=weights, seed=seed, policy=policy)
         if self.keep_extractors > 0:
             self._extractors[memo_key] = model
             while len(self._extractors) > self.keep_extractors:
@@ -397,16 +483,19 @@ class FeatureCache:
 
     # ----- features
     def features(self, backbone: str, *, weights, image_size, frames: Mapping[str, pd.DataFrame],
-                 seed: int, interpolation: str = "bilinear") -> dict[str, SplitFeatures]:
+                 seed: int, interpolation: str = "bilinear",
+                 policy=None) -> dict[str, SplitFeatures]:
         """Features of every split in ``frames`` (name -> index frame): from memory, from
         disk, or computed now (one extractor for all missing splits) and stored."""
         from kerasbench.backbones import get_backbone
 
+        policy = policy or feature_policy(backbone)
         out, missing = {}, {}
         for split, frame in frames.items():
             start = time.perf_counter()
             inputs = feature_key_inputs(backbone, weights=weights, image_size=image_size,
-                                        frame=frame, seed=seed, interpolation=interpolation)
+                                        frame=frame, seed=seed, interpolation=interpolation,
+                                        policy=policy)
             key = _hash(inputs)
             if key in self._memory:
                 self._memory.move_to_end(key)
@@ -430,7 +519,7 @@ class FeatureCache:
             missing[split] = (frame, inputs, key, array_path, meta_path)
         if missing:
             extractor = self.extractor(backbone, weights=weights, image_size=image_size,
-                                       seed=seed)
+                                       seed=seed, policy=policy)
             size = tuple(next(iter(missing.values()))[1]["image_size"])
             # One ordered pass over all missing splits: one short (padded) last batch
             # instead of one per split.
@@ -560,6 +649,7 @@ class ProbeResult:
     features: dict
     parameters: dict
     path: str
+    performance: dict = field(default_factory=dict)
     full_model_factory: object = None
     _full_model: object = None
 
@@ -597,7 +687,8 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
                 epochs: int, seed: int, cache: FeatureCache | None = None, model=None,
                 evaluate: Sequence[str] = ("validation", "test"),
                 validation_each_epoch: bool = True, interpolation: str = "bilinear",
-                evaluation_batch_size: int = 64) -> ProbeResult:
+                evaluation_batch_size: int = 64,
+                performance: Mapping | None = None) -> ProbeResult:
     """Train the head on ``frames["train"]`` and evaluate ``evaluate`` splits.
 
     Args:
@@ -613,6 +704,10 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
             build; built here when ``None``.
         validation_each_epoch: report validation loss/accuracy per epoch in the history,
             as the paper's ``fit(..., validation_data=...)`` did.
+        performance: :func:`~kerasbench.performance.choose_policy` switches for
+            :func:`feature_policy`; both paths compute under the same policy. The cached
+            path trains the head with :func:`kerasbench.device_loop.fit_head_on_device`
+            (features on the device, one compiled call per epoch).
     """
     from kerasbench.heads import parameter_counts
     from kerasbench.runs import SplitPredictions, outputs_to_probabilities, split_metrics
@@ -633,13 +728,17 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
     batch_size = int(min(int(batch_size), rows))
     durations: dict = {}
     feature_info: dict = {}
+    policy = feature_policy(backbone, performance)
     start = time.perf_counter()
 
     if cache is not None:
+        from kerasbench.device_loop import fit_head_on_device
+
         wanted = {split: frames[split] for split in ["train", *sorted(needed - {"train"})]}
         feature_start = time.perf_counter()
         features = cache.features(backbone, weights=weights, image_size=image_size,
-                                  frames=wanted, seed=seed, interpolation=interpolation)
+                                  frames=wanted, seed=seed, interpolation=interpolation,
+                                  policy=policy)
         durations["feature_seconds"] = time.perf_counter() - feature_start
         durations["feature_compute_seconds"] = sum(f.compute_seconds for f in features.values())
         # The scale is a diagnostic: randomly initialised deep backbones (EfficientNet,
@@ -654,26 +753,15 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
             model = build_head_model(feature_dim, num_classes, seed)
         durations["build_seconds"] = time.perf_counter() - build_start
         prepare_head(model, learning_rate)
-        train_x, train_y = features["train"].features, features["train"].labels
-
-        def make_train(order):
-            import tensorflow as tf
-
-            return tf.data.Dataset.from_tensor_slices(
-                (train_x[order], train_y[order].astype(np.int32))).batch(batch_size)
-
         validation = None
         if validation_each_epoch:
-            import tensorflow as tf
-
-            # A dataset, not arrays: Keras's array adapter costs more than the evaluation.
-            validation = tf.data.Dataset.from_tensor_slices(
-                (features["validation"].features,
-                 features["validation"].labels.astype(np.int32))).batch(batch_size)
+            validation = (features["validation"].features, features["validation"].labels)
         fit_start = time.perf_counter()
-        history = _fit_epochs(model, make_train, validation, epochs=epochs, rows=rows,
-                              seed=seed, batch_size=batch_size,
-                              validation_batch_size=None)
+        history = fit_head_on_device(
+            model, features["train"].features, features["train"].labels, epochs=epochs,
+            batch_size=batch_size, order_of_epoch=lambda epoch: epoch_order(rows, seed, epoch),
+            validation=validation,
+        )
         durations["training_seconds"] = time.perf_counter() - fit_start
 
         def outputs_of(split):
@@ -687,7 +775,7 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
 
         def factory():
             extractor = cache.extractor(backbone, weights=weights, image_size=image_size,
-                                        seed=seed)
+                                        seed=seed, policy=policy)
             return classifier_from_extractor(extractor, head_layer)
 
         path = "cached features"
@@ -697,9 +785,9 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
         build_start = time.perf_counter()
         if model is None:
             model = build_full_classifier(backbone, num_classes, image_size=image_size,
-                                          weights=weights, seed=seed)
+                                          weights=weights, seed=seed, policy=policy)
         durations["build_seconds"] = time.perf_counter() - build_start
-        compile_head(model, learning_rate)
+        compile_head(model, learning_rate, jit_compile=policy.jit_compile)
         size = tuple(model.input.shape[1:3])
 
         def make_train(order):
@@ -763,7 +851,8 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
                       "feature_dim": int(model.get_layer(HEAD_LAYER_NAME).kernel.shape[0])}
     return ProbeResult(model=model, history=history, metrics=metrics, predictions=predictions,
                        durations=durations, features=feature_info, parameters=parameters,
-                       path=path, full_model_factory=factory)
+                       path=path, full_model_factory=factory,
+                       performance=applied_policy(backbone, performance, cache=cache))
 
 
 # Backbone parameter counts do not depend on the image size or the weights' values, and
@@ -783,12 +872,15 @@ def backbone_parameter_count(backbone: str) -> int:
     return _BACKBONE_PARAMETERS[spec.name]
 
 
-def applied_policy(backbone: str) -> dict:
-    """The performance policy this module applies, for results rows: float32 and no XLA
-    (extractors and heads are compiled with ``jit_compile=False`` so that the cached and
-    plain paths compute the same numbers on every device)."""
-    from kerasbench.performance import choose_policy
-
-    return choose_policy(backbone, mixed_precision=False, jit_compile=False,
-                         augment_on_device=False).to_dict()
+def applied_policy(backbone: str, performance: Mapping | None = None, *,
+                   cache: FeatureCache | None = None) -> dict:
+    """The performance policy :func:`train_probe` applies, for results rows: the
+    :func:`feature_policy` settings, plus how features and head were computed."""
+    described = feature_policy(backbone, performance).to_dict()
+    if cache is not None:
+        described["feature_batch_size"] = cache.batch_size
+        described["head_training"] = "device loop"  # kerasbench.device_loop
+    else:
+        described["head_training"] = "keras fit on images"
+    return described
 

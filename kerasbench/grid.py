@@ -33,7 +33,6 @@ from pathlib import Path
 
 import keras_tuner
 
-from kerasbench.features import applied_policy
 from kerasbench.results import ResultsStore, config_hash
 
 __all__ = [
@@ -336,13 +335,17 @@ class FrozenBackboneGrid(RecordHyperModel):
         index: a DatasetIndex with train, validation and test splits.
         fixed_config: extra settings written into every record's config (study name,
             subsample, ...).
+        performance: :func:`~kerasbench.performance.choose_policy` switches (see
+            :func:`kerasbench.features.feature_policy`); the policy applied is recorded in
+            every row, and switches given are part of the config.
     """
 
     def __init__(self, index, *, backbone: str, weights, image_sizes: Sequence[int],
                  batch_sizes: Sequence[int], learning_rates: Sequence[float], epochs: int,
                  seed: int, store: ResultsStore, feature_cache=None,
                  fixed_config: Mapping | None = None, interpolation: str = "bilinear",
-                 on_record: Callable[[dict], None] | None = None):
+                 on_record: Callable[[dict], None] | None = None,
+                 performance: Mapping | None = None):
         from kerasbench.backbones import get_backbone, resolve_image_size
         from kerasbench.features import frame_fingerprint, weights_descriptor
 
@@ -369,6 +372,7 @@ class FrozenBackboneGrid(RecordHyperModel):
         self.class_names = list(index.class_names)
         self.dataset = frame_fingerprint(index.frame)
         self.fixed_config = dict(fixed_config or {})
+        self.performance = dict(performance or {})
         self._build_seconds = 0.0
         self._head_model = None
         # Plain trials each build a whole backbone: free the previous one first.
@@ -390,10 +394,13 @@ class FrozenBackboneGrid(RecordHyperModel):
             "head": "logits",
             "interpolation": self.interpolation,
             "dataset": self.dataset,
+            # Only switches asked for: the default (the device's policy) keeps the config,
+            # and so the records of earlier runs, as they were.
+            **({"performance": self.performance} if self.performance else {}),
         }
 
     def build_model(self, values: dict):
-        from kerasbench.features import build_full_classifier, build_head_model
+        from kerasbench.features import build_full_classifier, build_head_model, feature_policy
 
         start = time.perf_counter()
         if self.feature_cache is not None:
@@ -409,7 +416,9 @@ class FrozenBackboneGrid(RecordHyperModel):
         else:
             model = build_full_classifier(self.backbone, len(self.class_names),
                                           image_size=int(values["image_size"]),
-                                          weights=self.weights, seed=self.seed)
+                                          weights=self.weights, seed=self.seed,
+                                          policy=feature_policy(self.backbone,
+                                                                self.performance))
         self._build_seconds = time.perf_counter() - start
         return model
 
@@ -423,6 +432,7 @@ class FrozenBackboneGrid(RecordHyperModel):
             learning_rate=float(values["learning_rate"]), epochs=self.epochs, seed=self.seed,
             cache=self.feature_cache, model=model, evaluate=("validation", "test"),
             validation_each_epoch=True, interpolation=self.interpolation,
+            performance=self.performance,
         )
         durations = dict(result.durations)
         durations["build_seconds"] = self._build_seconds + durations.get("build_seconds", 0.0)
@@ -439,5 +449,5 @@ class FrozenBackboneGrid(RecordHyperModel):
             path=result.path,
             class_names=self.class_names,
             rows={split: len(frame) for split, frame in self.frames.items()},
-            performance=applied_policy(self.backbone),
+            performance=result.performance,
         )

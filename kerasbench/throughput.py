@@ -118,3 +118,47 @@ def run_benchmark(backbones: Sequence[str], image_sizes: Iterable[int], batch_si
             row["fraction_of_peak"] = row["achieved_tflops"] * 1e12 / peak
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def check_xla(backbone: str, image_size: int | None = None, *, batch_size: int = 4,
+              steps: int = 3) -> dict:
+    """Does ``backbone`` compile under XLA, compute the same outputs, and run faster?
+
+    Builds the backbone's classifier (random weights, inference mode), runs one batch with
+    and without ``jit_compile``, and times ``steps`` further calls of each. The first call
+    of each includes tracing (and for XLA compiling): reported as ``first_call_s``."""
+    import keras
+    import tensorflow as tf
+
+    from kerasbench.backbones import get_backbone
+    from kerasbench.heads import build_classifier
+
+    spec = get_backbone(backbone)
+    size = int(image_size or spec.min_size)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    model = build_classifier(spec.name, 3, image_size=size, weights=None, head="logits",
+                             trainable="frozen")
+    images, _ = _synthetic_batch(batch_size, size, 3)
+    row = {"backbone": spec.name, "image_size": size, "batch_size": batch_size}
+    outputs = {}
+    for name, jit in (("plain", False), ("xla", True)):
+        step = tf.function(lambda batch: model(batch, training=False), jit_compile=jit)
+        try:
+            start = time.perf_counter()
+            outputs[name] = step(images).numpy()
+            row[f"{name}_first_call_s"] = time.perf_counter() - start
+            start = time.perf_counter()
+            for _ in range(steps):
+                result = step(images)
+            result.numpy()
+            row[f"{name}_images_per_second"] = batch_size * steps / (time.perf_counter() - start)
+        except Exception as error:  # XLA refuses some ops; the row says which and why
+            row["compiles"] = False
+            row["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+            return row
+    row["compiles"] = True
+    row["error"] = ""
+    row["max_abs_difference"] = float(np.abs(outputs["xla"] - outputs["plain"]).max())
+    row["xla_speedup"] = row["xla_images_per_second"] / row["plain_images_per_second"]
+    return row

@@ -113,3 +113,37 @@ def test_mixed_precision_keeps_accuracy_on_gpu():
     mixed = train(choose_policy())
     plain = train(choose_policy(mixed_precision=False, jit_compile=False))
     assert abs(mixed - plain) <= 0.05
+
+
+def test_xla_check_compiles_a_small_backbone():
+    from kerasbench.throughput import check_xla
+
+    row = check_xla("squeezenet1_1", 32, batch_size=2, steps=1)
+    assert row["compiles"], row["error"]
+    # XLA may fuse and reorder; the logits agree to float32 round-off.
+    assert row["max_abs_difference"] <= 1e-4
+    assert row["xla_images_per_second"] > 0 and row["plain_images_per_second"] > 0
+
+
+def test_known_xla_failures_name_registry_backbones():
+    from kerasbench.backbones import list_backbones
+    from kerasbench.performance import XLA_KNOWN_FAILURES
+
+    assert set(XLA_KNOWN_FAILURES) <= set(list_backbones())
+    for backbone in XLA_KNOWN_FAILURES:
+        assert not choose_policy(backbone, device=H100).jit_compile
+
+
+@pytest.mark.parametrize("script, arguments", [
+    ("benchmarks/head_training.py", ["--rows", "40", "--validation-rows", "10", "--dimension",
+                                     "16", "--batches", "8", "--learning-rates", "0.01",
+                                     "--epochs", "2"]),
+    ("benchmarks/xla_check.py", ["--backbones", "squeezenet1_1", "--size", "32", "--batch",
+                                 "2", "--steps", "1"]),
+])
+def test_benchmark_scripts_run_on_tiny_shapes(tmp_path, script, arguments):
+    output = tmp_path / "table"
+    completed = subprocess.run([sys.executable, script, *arguments, "--output", str(output)],
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert output.with_suffix(".csv").exists() and output.with_suffix(".md").exists()

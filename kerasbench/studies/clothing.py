@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 from kerasbench import plots
-from kerasbench.features import applied_policy
 from kerasbench.reports import compare_with_paper, save_table
 
 __all__ = [
@@ -297,8 +296,11 @@ def run_grids(context, index, *, backbones: Sequence[str], image_sizes: Sequence
               batch_sizes: Sequence[int], learning_rates: Sequence[float], epochs: int,
               weights, seed: int, feature_cache: bool = True, feature_cache_dir=None,
               interpolation: str = "bilinear", extra_config: Mapping | None = None,
-              verbose: bool = True) -> GridRun:
+              verbose: bool = True, performance: Mapping | None = None) -> GridRun:
     """Each backbone's grid through keras-tuner, resumable, one record per trial.
+
+    ``performance`` holds performance switches (``{"mixed_precision": False}``...; see
+    :func:`kerasbench.features.feature_policy`); the device's policy when ``None``.
 
     Image sizes below a backbone's minimum input size (Xception: 71) are left out of that
     backbone's grid, with a printed note; a backbone left with no size is an error.
@@ -334,7 +336,7 @@ def run_grids(context, index, *, backbones: Sequence[str], image_sizes: Sequence
             index, backbone=backbone, weights=weights, image_sizes=usable,
             batch_sizes=batch_sizes, learning_rates=learning_rates, epochs=epochs, seed=seed,
             store=store, feature_cache=cache, fixed_config=fixed, interpolation=interpolation,
-            on_record=progress,
+            on_record=progress, performance=performance,
         )
         outcome = run_grid(grid, directory=context.output_dir / "tuner")
         if verbose:
@@ -492,7 +494,7 @@ def _head_weights_path(context, record_hash: str) -> Path:
 def train_finals(context, index, grid: GridRun, *, final_epochs: int, weights, seed: int,
                  feature_cache: bool = True, feature_cache_dir=None,
                  interpolation: str = "bilinear", extra_config: Mapping | None = None,
-                 verbose: bool = True) -> dict:
+                 verbose: bool = True, performance: Mapping | None = None) -> dict:
     """Retrain each backbone's best grid configuration for ``final_epochs`` (on train,
     validation reported per epoch) and evaluate it on test.
 
@@ -502,6 +504,7 @@ def train_finals(context, index, grid: GridRun, *, final_epochs: int, weights, s
     """
     from kerasbench.features import (
         build_full_classifier,
+        feature_policy,
         frame_fingerprint,
         train_probe,
     )
@@ -522,13 +525,14 @@ def train_finals(context, index, grid: GridRun, *, final_epochs: int, weights, s
             "seed": int(seed), "feature_cache": bool(feature_cache), "optimizer": "adam",
             "head": "logits", "interpolation": interpolation,
             "dataset": frame_fingerprint(index.frame),
+            **({"performance": dict(performance)} if performance else {}),
         }
         record = store.get(config)
         weights_path = _head_weights_path(context, store.path_for(config).stem)
         if record is not None and weights_path.exists():
             model = build_full_classifier(backbone, len(index.class_names),
                                           image_size=config["image_size"], weights=weights,
-                                          seed=seed)
+                                          seed=seed, policy=feature_policy(backbone, performance))
             with np.load(weights_path) as saved:
                 model.get_layer("predictions").set_weights([saved["kernel"], saved["bias"]])
             finals[backbone] = FinalModel(backbone, record, model, config["image_size"],
@@ -539,7 +543,7 @@ def train_finals(context, index, grid: GridRun, *, final_epochs: int, weights, s
             image_size=config["image_size"], batch_size=config["batch_size"],
             learning_rate=config["learning_rate"], epochs=int(final_epochs), seed=seed,
             cache=cache if feature_cache else None, evaluate=("validation", "test"),
-            validation_each_epoch=True, interpolation=interpolation,
+            validation_each_epoch=True, interpolation=interpolation, performance=performance,
         )
         durations = dict(result.durations)
         # With the cache, training the final model from scratch means computing the
@@ -555,7 +559,7 @@ def train_finals(context, index, grid: GridRun, *, final_epochs: int, weights, s
             history=result.history, parameters=result.parameters, features=result.features,
             path=result.path, class_names=list(index.class_names),
             grid_seconds=float(row["grid search s"]),
-            performance=applied_policy(backbone),
+            performance=result.performance,
         )
         if verbose:
             print(f"{backbone}: final model ({config['image_size']}px, batch "
