@@ -111,9 +111,12 @@ class EuclideanDistance(keras.layers.Layer):
 
     ``sqrt(max(sum((a - b)^2), epsilon))``: epsilon keeps the gradient finite when the two
     embeddings coincide (a same-person pair of identical images, or a collapsed model).
+    It computes in float32 under a mixed-precision policy too (``dtype`` defaults to
+    float32): epsilon (1e-7) is below bfloat16's resolution near 1.
     """
 
     def __init__(self, epsilon: float = DISTANCE_EPSILON, **kwargs):
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         epsilon = float(epsilon)
         if not epsilon > 0:
@@ -157,7 +160,7 @@ class ContrastiveLoss(keras.losses.Loss):
         self.margin = margin
 
     def call(self, y_true, y_pred):
-        distance = ops.reshape(y_pred, (-1,))
+        distance = ops.cast(ops.reshape(y_pred, (-1,)), "float32")
         same = ops.cast(ops.reshape(y_true, (-1,)), distance.dtype)
         pull = same * ops.square(distance)
         push = (1.0 - same) * ops.square(ops.relu(self.margin - distance))
@@ -241,6 +244,7 @@ def build_embedding_network(
     embedding_dim: int | None = 128,
     l2_normalize: bool = True,
     name: str = "embedding",
+    policy=None,
 ) -> keras.Model:
     """Raw 0-255 RGB image -> embedding vector.
 
@@ -252,7 +256,13 @@ def build_embedding_network(
     followed by a Dense layer (both linear), and the Dense form does the work once per image
     instead of once per pixel. ``embedding_dim=None`` keeps fire9's 512 pooled channels.
     ``l2_normalize`` defaults to True (see the module docstring for why).
+
+    Built under ``policy`` (a :class:`kerasbench.performance.PerformancePolicy`; float32
+    when ``None``): the SqueezeNet computes in the policy's dtype, the pooling, projection
+    and normalisation in float32, so embeddings and distances are float32.
     """
+    import contextlib
+
     from kerasbench.backbones import build_backbone
 
     height, width = as_image_shape(image_size)
@@ -261,32 +271,47 @@ def build_embedding_network(
         or embedding_dim < 1
     ):
         raise ValueError(f"embedding_dim must be a positive int or None, got {embedding_dim!r}")
-    backbone = build_backbone(
-        squeezenet_backbone_name(squeezenet_version), image_size=(height, width), weights=weights
-    )
-    inputs = keras.Input(shape=(height, width, 3), name="image")
-    features = backbone(inputs)
-    embedding = keras.layers.GlobalAveragePooling2D(name="average_pool")(features)
-    if embedding_dim is not None:
-        embedding = keras.layers.Dense(int(embedding_dim), name="projection")(embedding)
-    if l2_normalize:
-        embedding = keras.layers.UnitNormalization(axis=-1, name="l2_normalize")(embedding)
-    return keras.Model(inputs, embedding, name=name)
+    with contextlib.nullcontext() if policy is None else policy.scope():
+        backbone = build_backbone(squeezenet_backbone_name(squeezenet_version),
+                                  image_size=(height, width), weights=weights)
+        inputs = keras.Input(shape=(height, width, 3), name="image")
+        features = backbone(inputs)
+        embedding = keras.layers.GlobalAveragePooling2D(name="average_pool",
+                                                        dtype="float32")(features)
+        if embedding_dim is not None:
+            embedding = keras.layers.Dense(int(embedding_dim), name="projection",
+                                           dtype="float32")(embedding)
+        if l2_normalize:
+            embedding = keras.layers.UnitNormalization(axis=-1, name="l2_normalize",
+                                                       dtype="float32")(embedding)
+        return keras.Model(inputs, embedding, name=name)
 
 
-def build_siamese_model(embedding_network: keras.Model, name: str = "siamese") -> keras.Model:
-    """Two image inputs, one shared embedding network, Euclidean distance out ``(batch, 1)``."""
+def build_siamese_model(embedding_network: keras.Model, name: str = "siamese", *,
+                        augmentation=None, xla_compatible: bool = False) -> keras.Model:
+    """Two image inputs, one shared embedding network, Euclidean distance out ``(batch, 1)``.
+
+    ``augmentation`` (a :class:`kerasbench.augment.Augmentation`) puts its layers in front
+    of the embedding in both branches, so augmentation runs where the model runs (the GPU);
+    each image of a pair gets its own random transform, in training only. Give it here OR
+    to the training :class:`PairBatches`, not both.
+    """
     shape = tuple(embedding_network.input_shape[1:])
     first = keras.Input(shape=shape, name="image_a")
     second = keras.Input(shape=shape, name="image_b")
+    branch_a, branch_b = first, second
+    if augmentation is not None:
+        augment = augmentation.as_sequential(xla_compatible=xla_compatible)
+        branch_a, branch_b = augment(first), augment(second)
     # Calling the SAME model object twice is what shares the weights between the branches.
-    distance = EuclideanDistance(name="distance")([embedding_network(first),
-                                                    embedding_network(second)])
+    distance = EuclideanDistance(name="distance")([embedding_network(branch_a),
+                                                    embedding_network(branch_b)])
     return keras.Model([first, second], distance, name=name)
 
 
 def compile_siamese(model: keras.Model, *, optimizer: str = "sgd", learning_rate: float = 1e-3,
-                    margin: float = 1.0, accuracy_threshold: float | None = None) -> keras.Model:
+                    margin: float = 1.0, accuracy_threshold: float | None = None,
+                    jit_compile: bool = False) -> keras.Model:
     """Compile with :class:`ContrastiveLoss` and a :class:`PairAccuracy` for the curves."""
     from kerasbench.heads import make_optimizer
 
@@ -296,6 +321,7 @@ def compile_siamese(model: keras.Model, *, optimizer: str = "sgd", learning_rate
         optimizer=make_optimizer(optimizer, learning_rate),
         loss=ContrastiveLoss(margin=margin),
         metrics=[PairAccuracy(threshold=threshold, name="accuracy")],
+        jit_compile=bool(jit_compile),
     )
     return model
 

@@ -137,6 +137,9 @@ def test_records_hold_what_the_tables_need(grid_run):
     folder, store, records = grid_run
     assert len(store) == 2 and [r["config"]["epochs"] for r in records] == [1, 2]
     record = records[-1]
+    # The performance policy is in every row; on a CPU every switch is off.
+    assert record["performance"]["compute_dtype"] == "float32"
+    assert record["performance"]["jit_compile"] is False
     test = record["metrics"]["test"]
     assert set(test["per_class"]) == {"same", "different"}
     assert test["threshold"] == record["threshold"] and record["threshold_split"] == "validation"

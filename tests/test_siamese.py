@@ -433,3 +433,54 @@ def test_identification_threshold_from_people_is_seeded(verifier_parts):
     assert first == again and np.isfinite(first)
     with pytest.raises(ValueError, match="at least two people"):
         siamese.identification_distances(verifier, {"a": people["alice"]}, gallery_images=2)
+
+
+# --------------------------------------------------------------------------- performance
+
+
+def test_mixed_precision_keeps_embeddings_distances_and_loss_float32(tmp_path):
+    """Under bfloat16 the SqueezeNet computes in bfloat16; embeddings, distances and the
+    loss stay float32, the model trains and saves/loads."""
+    from kerasbench.performance import choose_policy
+
+    policy = choose_policy("squeezenet1_0", mixed_precision=True, jit_compile=False,
+                           augment_on_device=False)
+    assert policy.compute_dtype == "bfloat16"
+    embedding = siamese.build_embedding_network("1.0", image_size=IMAGE_SIZE, weights=None,
+                                                embedding_dim=8, policy=policy)
+    backbone = embedding.get_layer(index=1)
+    assert backbone.dtype_policy.compute_dtype == "bfloat16"
+    model = siamese.build_siamese_model(embedding)
+    assert keras.config.dtype_policy().name == "float32"  # the scope was left
+    assert model.get_layer("distance").compute_dtype == "float32"
+    siamese.compile_siamese(model, optimizer="sgd", learning_rate=0.01)
+    rng = np.random.default_rng(2)
+    first = rng.uniform(0, 255, (4, IMAGE_SIZE, IMAGE_SIZE, 3)).astype("float32")
+    second = rng.uniform(0, 255, (4, IMAGE_SIZE, IMAGE_SIZE, 3)).astype("float32")
+    labels = np.array([1, 0, 1, 0], "float32")
+    history = model.fit((first, second), labels, epochs=1, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert embedding.predict_on_batch(first).dtype == np.float32
+    distances = model.predict_on_batch([first, second])
+    assert distances.dtype == np.float32 and np.isfinite(distances).all()
+    path = tmp_path / "mixed.keras"
+    model.save(path)
+    np.testing.assert_allclose(keras.saving.load_model(path).predict_on_batch([first, second]),
+                               distances, rtol=1e-5, atol=1e-6)
+
+
+def test_augmentation_inside_the_siamese_model_acts_in_training_only():
+    from kerasbench.augment import Augmentation
+
+    embedding = _small_embedding()
+    augmentation = Augmentation.from_image_data_generator(horizontal_flip=True,
+                                                          width_shift_range=0.2, seed=3)
+    model = siamese.build_siamese_model(embedding, augmentation=augmentation)
+    plain = siamese.build_siamese_model(embedding)
+    images = np.random.default_rng(4).uniform(0, 255, (6, IMAGE_SIZE, IMAGE_SIZE, 3)).astype("float32")
+    # Inference: no augmentation, the same distances as the model without it.
+    np.testing.assert_allclose(model([images, images], training=False),
+                               plain([images, images], training=False), rtol=1e-5, atol=1e-6)
+    # Training: the two branches transform the same images independently.
+    augmented = np.asarray(model([images, images], training=True)).ravel()
+    assert (augmented > 1e-3).any()

@@ -95,6 +95,9 @@ DEFAULT_CONFIG = {
     "threshold_criterion": "balanced_accuracy",
     "seed": 42,
     "dataset": "",
+    # Switches for kerasbench.performance.choose_policy ({"mixed_precision": False, ...});
+    # None picks the device's best. The resolved policy is recorded in every row.
+    "performance": None,
 }
 SPLIT_MODES = ("person", "image")
 
@@ -372,6 +375,7 @@ def train_and_evaluate(config: dict, data: FacesData, store: ResultsStore, *, op
     """
     from kerasbench.augment import Augmentation
     from kerasbench.heads import parameter_counts
+    from kerasbench.performance import choose_policy
     from kerasbench.seeding import set_seed
 
     config = resolve_config(config)
@@ -384,16 +388,23 @@ def train_and_evaluate(config: dict, data: FacesData, store: ResultsStore, *, op
         return [store.get(configs[e]) for e in requested]
 
     seed = set_seed(config["seed"])
+    policy = choose_policy(siamese.squeezenet_backbone_name(config["squeezenet_version"]),
+                           **(config["performance"] or {}))
     embedding = siamese.build_embedding_network(
         config["squeezenet_version"], image_size=data.image_size, weights=config["weights"],
-        embedding_dim=config["embedding_dim"], l2_normalize=config["l2_normalize"])
-    model = siamese.build_siamese_model(embedding)
-    siamese.compile_siamese(model, optimizer=optimizer, learning_rate=learning_rate,
-                            margin=config["margin"])
+        embedding_dim=config["embedding_dim"], l2_normalize=config["l2_normalize"],
+        policy=policy)
     augmentation = None
     if config["augmentation"]:
         settings = {"seed": seed, **config["augmentation"]}
         augmentation = Augmentation.from_image_data_generator(**settings)
+    on_device = augmentation if policy.augment_on_device else None
+    model = siamese.build_siamese_model(embedding, augmentation=on_device,
+                                        xla_compatible=policy.jit_compile)
+    siamese.compile_siamese(model, optimizer=optimizer, learning_rate=learning_rate,
+                            margin=config["margin"], jit_compile=policy.jit_compile)
+    if on_device is not None:
+        augmentation = None  # the model augments; the batches stay as they are
     train = data.splits["train"]
     train_batches = siamese.PairBatches(
         train.images, person_labels=train.person_labels,
@@ -450,6 +461,7 @@ def train_and_evaluate(config: dict, data: FacesData, store: ResultsStore, *, op
             trained_in_run_of_epochs=last,
             verifier_dir=checkpoint.get("verifier_dir"),
             split_people=data.people if data.split_mode == "person" else None,
+            performance=policy.to_dict(),
         ))
     done = {record["config"]["epochs"]: record for record in records}
     return [done.get(e) or store.get(configs[e]) for e in requested]
