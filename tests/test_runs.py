@@ -53,6 +53,21 @@ def test_two_seeded_runs_give_identical_metrics(tiny_index, tmp_path):
     np.testing.assert_allclose(first["history"]["loss"], second["history"]["loss"], rtol=1e-5)
 
 
+def test_on_cpu_the_default_policy_changes_no_number(tiny_index, tmp_path):
+    """The device's default policy and every switch turned off give the same run on a CPU
+    (with augmentation, so the augmentation placement switch is exercised too)."""
+    config = {**TINY, "augmentation": {"horizontal_flip": True, "rotation_range": 10}}
+    store = ResultsStore(tmp_path)
+    default = run_classification(config, tiny_index, store).record
+    switched_off = run_classification(
+        {**config, "performance": {"mixed_precision": False, "jit_compile": False,
+                                   "augment_on_device": False}}, tiny_index, store).record
+    assert default["config_hash"] != switched_off["config_hash"]  # two runs, not a skip
+    assert default["performance"] == switched_off["performance"]
+    np.testing.assert_array_equal(default["history"]["loss"], switched_off["history"]["loss"])
+    assert default["metrics"]["test"] == switched_off["metrics"]["test"]
+
+
 def test_batch_larger_than_training_split_is_capped(tiny_index, tmp_path):
     record = run_classification({**TINY, "batch_size": 256, "epochs": 1}, tiny_index,
                                 ResultsStore(tmp_path)).record
