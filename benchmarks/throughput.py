@@ -17,7 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kerasbench.reports import save_table  # noqa: E402
-from kerasbench.throughput import MODES, run_benchmark  # noqa: E402
+from kerasbench.throughput import MODES, VARIANTS, run_benchmark  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -29,12 +29,15 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup-steps", type=int, default=2)
     parser.add_argument("--no-compare", action="store_true", help="only the device's best policy")
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=None,
+                        help="policies to measure (default: best and off)")
     parser.add_argument("--output", default="results/benchmarks/throughput")
     arguments = parser.parse_args(argv)
 
     table = run_benchmark(arguments.backbones, arguments.sizes, arguments.batches, arguments.modes,
                           steps=arguments.steps, warmup_steps=arguments.warmup_steps,
-                          compare_policies=not arguments.no_compare)
+                          compare_policies=not arguments.no_compare,
+                          variants=arguments.variants)
     device = table["device"].iloc[0]
     save_table(table, Path(arguments.output), note=f"device: {device}", index=False)
     shown = table.drop(columns=["device"]).round(4)

@@ -87,31 +87,53 @@ def measure(backbone: str, image_size: int, batch_size: int, mode: str,
     }
 
 
-def policy_variants(backbone: str, compare_policies: bool = True) -> list[PerformancePolicy]:
-    """The device's best policy and, when asked, the same with every switch off."""
-    best = choose_policy(backbone)
-    plain = choose_policy(backbone, mixed_precision=False, jit_compile=False,
-                          augment_on_device=False)
-    return [best, plain] if compare_policies and best != plain else [best]
+# Named policy variants for the benchmark; "best" is the device's choice, the others force
+# switches (on a CPU, too, to see what each would do there).
+VARIANTS = {
+    "best": {},
+    "off": {"mixed_precision": False, "jit_compile": False, "augment_on_device": False},
+    "mixed": {"mixed_precision": True, "jit_compile": False},
+    "xla": {"mixed_precision": False, "jit_compile": True},
+    "mixed+xla": {"mixed_precision": True, "jit_compile": True},
+}
+
+
+def policy_variants(backbone: str, compare_policies: bool = True,
+                    variants: Sequence[str] | None = None) -> list[PerformancePolicy]:
+    """The policies to measure, without duplicates: ``variants`` (names of ``VARIANTS``),
+    else the device's best policy and, with ``compare_policies``, every switch off."""
+    if variants is None:
+        variants = ["best", "off"] if compare_policies else ["best"]
+    unknown = [name for name in variants if name not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown policy variants {unknown}; known: {sorted(VARIANTS)}")
+    policies: list[PerformancePolicy] = []
+    for name in variants:
+        policy = choose_policy(backbone, **VARIANTS[name])
+        if policy not in policies:
+            policies.append(policy)
+    return policies
 
 
 def run_benchmark(backbones: Sequence[str], image_sizes: Iterable[int], batch_sizes: Iterable[int],
                   modes: Iterable[str] = MODES, *, steps: int = 10, warmup_steps: int = 2,
-                  compare_policies: bool = True) -> pd.DataFrame:
+                  compare_policies: bool = True,
+                  variants: Sequence[str] | None = None) -> pd.DataFrame:
     """The full table: one row per (backbone, size, batch, mode, policy)."""
     rows = []
     peaks: dict[tuple, tuple[float, str]] = {}
     for backbone, image_size, batch_size, mode in itertools.product(
         backbones, image_sizes, batch_sizes, modes
     ):
-        for policy in policy_variants(backbone, compare_policies):
+        for policy in policy_variants(backbone, compare_policies, variants):
             row = measure(backbone, image_size, batch_size, mode, policy, steps=steps,
                           warmup_steps=warmup_steps)
             key = (policy.device, policy.compute_dtype)
             if key not in peaks:
                 known = peak_flops(policy.device, policy.compute_dtype)
                 peaks[key] = ((known, "datasheet") if known is not None
-                              else (measured_matmul_flops(dtype="float32"), "measured matmul"))
+                              else (measured_matmul_flops(dtype=policy.compute_dtype),
+                                    f"measured {policy.compute_dtype} matmul"))
             peak, peak_source = peaks[key]
             row["peak_tflops"] = peak / 1e12
             row["peak_source"] = peak_source

@@ -75,7 +75,7 @@ def test_benchmark_runs_on_a_tiny_shape():
     assert (table["images_per_second"] > 0).all()
     assert (table["fraction_of_peak"] > 0).all()
     assert table["gflops_per_image"].iloc[0] > 0
-    assert set(table["peak_source"]) == {"measured matmul"}  # no datasheet peak for a CPU
+    assert set(table["peak_source"]) == {"measured float32 matmul"}  # no datasheet peak: a CPU
 
 
 def test_benchmark_script_writes_its_table(tmp_path):
@@ -147,3 +147,18 @@ def test_benchmark_scripts_run_on_tiny_shapes(tmp_path, script, arguments):
                                capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
     assert output.with_suffix(".csv").exists() and output.with_suffix(".md").exists()
+
+
+def test_benchmark_variants_force_each_switch_on_a_cpu():
+    from kerasbench.throughput import policy_variants
+
+    policies = policy_variants("squeezenet1_1", variants=["best", "off", "mixed", "xla"])
+    assert len(policies) == 3  # on a CPU "best" is "off"
+    assert {policy.compute_dtype for policy in policies} == {"float32", "bfloat16"}
+    assert any(policy.jit_compile for policy in policies)
+    with pytest.raises(ValueError, match="variants"):
+        policy_variants("squeezenet1_1", variants=["fastest"])
+    table = run_benchmark(["squeezenet1_1"], [32], [2], ["forward"], steps=1, warmup_steps=1,
+                          variants=["off", "mixed"])
+    assert list(table["mixed_precision"]) == ["off", "mixed_bfloat16"]
+    assert set(table["peak_source"]) == {"measured float32 matmul", "measured bfloat16 matmul"}
