@@ -162,3 +162,12 @@ def test_benchmark_variants_force_each_switch_on_a_cpu():
                           variants=["off", "mixed"])
     assert list(table["mixed_precision"]) == ["off", "mixed_bfloat16"]
     assert set(table["peak_source"]) == {"measured float32 matmul", "measured bfloat16 matmul"}
+
+
+def test_notebooks_state_the_device_and_its_policy():
+    from kerasbench.studies.common import describe_device
+
+    line = describe_device()
+    assert line.startswith("device: ")
+    if device_description()["kind"] == "CPU":
+        assert "compute float32, XLA off, augmentation in tf.data" in line

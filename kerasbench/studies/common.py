@@ -60,7 +60,19 @@ def start_study(study: str, *, profile: str, output_dir, data_dir, demo_dataset:
     output_dir.mkdir(parents=True, exist_ok=True)
     set_seed(seed)
     source = resolve_dataset(data_dir, demo=demo_dataset, demo_options=demo_options or {})
+    print(describe_device())
     return StudyContext(
         study=study, profile=profile, output_dir=output_dir, data_dir=Path(source.path),
         is_demo=source.is_demo, data_description=source.description, seed=seed,
     )
+
+
+def describe_device() -> str:
+    """One line for the top of a notebook: the device and the performance policy it gets
+    (each study records the policy actually applied, per backbone, in its rows)."""
+    from kerasbench.performance import choose_policy
+
+    policy = choose_policy()
+    placement = "in the model (on the device)" if policy.augment_on_device else "in tf.data"
+    return (f"device: {policy.device}; performance policy: compute {policy.compute_dtype}, "
+            f"XLA {'on' if policy.jit_compile else 'off'}, augmentation {placement}")
