@@ -67,11 +67,12 @@ def _make_epoch_function(model):
         return losses, correct
 
     # Batch size is a tensor so that every batch size of a grid shares one trace; the
-    # last batch of an epoch is shorter, hence dynamic shapes and no XLA here.
+    # last batch of an epoch is shorter, hence dynamic shapes and no XLA here. Indices and
+    # labels are int64: TensorFlow keeps int32 tensors of GPU ops in host memory.
     @tf.function(reduce_retracing=True)
     def run_epoch(features, labels, order, batch_size, validation_features,
                   validation_labels, with_validation: bool):
-        rows = tf.shape(order)[0]
+        rows = tf.shape(order, out_type=tf.int64)[0]
         steps = (rows + batch_size - 1) // batch_size
         loss_sum = tf.constant(0.0)
         correct_sum = tf.constant(0.0)
@@ -87,13 +88,14 @@ def _make_epoch_function(model):
                     loss += tf.add_n(model.losses)
             gradients = tape.gradient(loss, model.trainable_variables)
             model.optimizer.apply(gradients, model.trainable_variables)
-            loss_sum += loss * tf.cast(tf.shape(rows_of_batch)[0], tf.float32)
+            loss_sum += loss * tf.cast(tf.shape(rows_of_batch, out_type=tf.int64)[0], tf.float32)
             correct_sum += correct
         count = tf.cast(rows, tf.float32)
         results = {"loss": loss_sum / count, "accuracy": correct_sum / count}
         if with_validation:
             losses, correct = loss_and_correct(validation_features, validation_labels, False)
-            validation_count = tf.cast(tf.shape(validation_labels)[0], tf.float32)
+            validation_count = tf.cast(tf.shape(validation_labels, out_type=tf.int64)[0],
+                                       tf.float32)
             results["val_loss"] = tf.reduce_mean(losses)
             results["val_accuracy"] = correct / validation_count
         return results
@@ -121,19 +123,19 @@ def fit_head_on_device(model, features: np.ndarray, labels: np.ndarray, *, epoch
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     device_features = to_device(np.asarray(features, dtype=np.float32))
-    device_labels = to_device(np.asarray(labels, dtype=np.int32))
+    device_labels = to_device(np.asarray(labels, dtype=np.int64))
     if validation is not None:
         validation_features = to_device(np.asarray(validation[0], dtype=np.float32))
-        validation_labels = to_device(np.asarray(validation[1], dtype=np.int32))
+        validation_labels = to_device(np.asarray(validation[1], dtype=np.int64))
     else:
         validation_features = tf.zeros((0, device_features.shape[1]), tf.float32)
-        validation_labels = tf.zeros((0,), tf.int32)
+        validation_labels = tf.zeros((0,), tf.int64)
     run_epoch = _epoch_function(model)
-    step_batch = tf.constant(int(batch_size), tf.int32)
+    step_batch = tf.constant(int(batch_size), tf.int64)
     history: dict[str, list[float]] = {}
     for epoch in range(int(epochs)):
         start = time.perf_counter()
-        order = to_device(np.asarray(order_of_epoch(epoch), dtype=np.int32))
+        order = to_device(np.asarray(order_of_epoch(epoch), dtype=np.int64))
         results = run_epoch(device_features, device_labels, order, step_batch,
                             validation_features, validation_labels, validation is not None)
         # The one host round trip of the epoch.
