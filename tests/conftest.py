@@ -33,3 +33,22 @@ def shared_weights(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared weights not found at {path} (set KERASBENCH_WEIGHTS)")
     return path
+
+
+@pytest.fixture
+def tiny_index(tmp_path):
+    """Two colour classes of 24x24 PNGs (10/4/5 per class in train/validation/test)."""
+    import numpy as np
+    from PIL import Image
+
+    from kerasbench.data.index import index_folder
+
+    generator = np.random.default_rng(0)
+    for split, count in (("train", 10), ("validation", 4), ("test", 5)):
+        for label, colour in enumerate(((200, 30, 30), (30, 30, 200))):
+            folder = tmp_path / "data" / split / f"class{label}"
+            folder.mkdir(parents=True)
+            for number in range(count):
+                pixels = np.clip(np.array(colour) + generator.normal(0, 25, (24, 24, 3)), 0, 255)
+                Image.fromarray(pixels.astype("uint8")).save(folder / f"{number}.png")
+    return index_folder(tmp_path / "data")

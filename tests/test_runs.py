@@ -1,8 +1,6 @@
 import numpy as np
 import pytest
-from PIL import Image
 
-from kerasbench.data.index import index_folder
 from kerasbench.results import ResultsStore
 from kerasbench.runs import (
     outputs_to_probabilities,
@@ -13,19 +11,6 @@ from kerasbench.runs import (
 
 TINY = {"backbone": "squeezenet1_1", "image_size": 32, "batch_size": 8, "epochs": 2,
         "head": "logits", "trainable": "all", "learning_rate": 1e-3, "seed": 7}
-
-
-@pytest.fixture
-def tiny_index(tmp_path):
-    generator = np.random.default_rng(0)
-    for split, count in (("train", 10), ("validation", 4), ("test", 5)):
-        for label, colour in enumerate(((200, 30, 30), (30, 30, 200))):
-            folder = tmp_path / "data" / split / f"class{label}"
-            folder.mkdir(parents=True)
-            for number in range(count):
-                pixels = np.clip(np.array(colour) + generator.normal(0, 25, (24, 24, 3)), 0, 255)
-                Image.fromarray(pixels.astype("uint8")).save(folder / f"{number}.png")
-    return index_folder(tmp_path / "data")
 
 
 def test_run_writes_a_complete_record_and_skips_on_rerun(tiny_index, tmp_path):
