@@ -28,15 +28,13 @@ def main(argv=None) -> int:
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup-steps", type=int, default=2)
-    parser.add_argument("--no-compare", action="store_true", help="only the device's best policy")
-    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=None,
-                        help="policies to measure (default: best and off)")
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["best", "off"],
+                        help="policies to measure; 'best' alone for the device's choice only")
     parser.add_argument("--output", default="results/benchmarks/throughput")
     arguments = parser.parse_args(argv)
 
     table = run_benchmark(arguments.backbones, arguments.sizes, arguments.batches, arguments.modes,
                           steps=arguments.steps, warmup_steps=arguments.warmup_steps,
-                          compare_policies=not arguments.no_compare,
                           variants=arguments.variants)
     device = table["device"].iloc[0]
     save_table(table, Path(arguments.output), note=f"device: {device}", index=False)

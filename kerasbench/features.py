@@ -59,6 +59,7 @@ __all__ = [
     "epoch_order",
     "feature_key",
     "feature_key_inputs",
+    "feature_policy",
     "frame_fingerprint",
     "ordered_outputs",
     "prepare_head",
@@ -123,9 +124,9 @@ def feature_key_inputs(backbone: str, *, weights, image_size, frame: pd.DataFram
                        channels: int = 3, policy=None) -> dict:
     """Everything the pooled features of ``frame`` depend on, as a JSON-ready dict.
 
-    ``policy`` (a :class:`~kerasbench.performance.PerformancePolicy`; float32 without XLA
-    when ``None``) enters through its compute dtype and XLA switch: bfloat16 features
-    differ from float32 ones in the third significant digit."""
+    ``policy`` (a :class:`~kerasbench.performance.PerformancePolicy`; the device's
+    :func:`feature_policy` when ``None``) enters through its compute dtype and XLA switch:
+    bfloat16 features differ from float32 ones in the third significant digit."""
     import keras
 
     from kerasbench.backbones import get_backbone, resolve_image_size
@@ -141,7 +142,7 @@ def feature_key_inputs(backbone: str, *, weights, image_size, frame: pd.DataFram
         "interpolation": interpolation,
         "preprocessing": spec.preprocessing,
         "pooling": "global_average",
-        "compute": _compute_settings(policy),
+        "compute": _compute_settings(policy or feature_policy(spec.name)),
         # Keras defines the architectures, the random initialisers and the preprocessing.
         "keras": keras.__version__,
         "rows": len(frame),
@@ -150,8 +151,6 @@ def feature_key_inputs(backbone: str, *, weights, image_size, frame: pd.DataFram
 
 
 def _compute_settings(policy) -> dict:
-    if policy is None:
-        return {"dtype": "float32", "jit_compile": False}
     return {"dtype": policy.compute_dtype, "jit_compile": bool(policy.jit_compile)}
 
 
@@ -161,9 +160,9 @@ def feature_policy(backbone: str, performance: Mapping | None = None):
     ``performance`` holds :func:`~kerasbench.performance.choose_policy` switches. Mixed
     precision follows the device (bfloat16/float16 on a GPU, float32 on a CPU). XLA is off
     unless asked for: the forward pass runs once per (backbone, image size, split), so
-    compiling each of those graphs (a minute and more for DenseNet201 or EfficientNetB7 on
-    this project's CPU) costs more than it saves, and the head's loop has a dynamic last
-    batch. Augmentation never applies: features are taken of unaugmented images.
+    compiling each of those graphs (DenseNet201's first XLA call takes 13 s at 32 px on this
+    project's CPU, against 6 s without XLA) can cost more than it saves, and the head's loop
+    has a dynamic last batch. Augmentation never applies: features are taken of unaugmented images.
     """
     from kerasbench.performance import choose_policy
 
@@ -184,8 +183,9 @@ def feature_key(backbone: str, **inputs) -> str:
 def build_extractor(backbone: str, image_size, weights=None, seed: int = 0, policy=None):
     """``image (0..255) -> backbone(training=False) -> GlobalAveragePooling2D``, frozen.
 
-    Built under ``policy`` (float32 without XLA when ``None``): the backbone computes in
-    its compute dtype and the pooling, in float32, hands float32 features on.
+    Built under ``policy`` (the device's :func:`feature_policy` when ``None``): the
+    backbone computes in its compute dtype and the pooling, in float32, hands float32
+    features on.
 
     Keras is reseeded with ``seed`` first, so that ``weights=None`` gives the same random
     backbone every time (in this process and in any other): the feature cache and the
@@ -198,8 +198,9 @@ def build_extractor(backbone: str, image_size, weights=None, seed: int = 0, poli
 
     spec = get_backbone(backbone)
     height, width = resolve_image_size(spec, image_size)
+    policy = policy or feature_policy(spec.name)
     keras.utils.set_random_seed(int(seed))
-    with _policy_scope(policy):
+    with policy.scope():
         backbone_model = build_backbone(spec.name, image_size=(height, width),
                                         weights=weights)
         backbone_model.trainable = False
@@ -209,14 +210,8 @@ def build_extractor(backbone: str, image_size, weights=None, seed: int = 0, poli
         model = keras.Model(inputs, pooled, name=f"{spec.name}_extractor")
     # Set explicitly: Keras would XLA-compile predict on a GPU ("auto"), and the cached
     # and plain paths must compile the same way to compute the same features.
-    model.jit_compile = bool(policy is not None and policy.jit_compile)
+    model.jit_compile = bool(policy.jit_compile)
     return model
-
-
-def _policy_scope(policy):
-    import contextlib
-
-    return contextlib.nullcontext() if policy is None else policy.scope()
 
 
 def build_head_layer(num_classes: int, seed: int):
@@ -441,8 +436,7 @@ class FeatureCache:
     def key(self, backbone: str, *, weights, image_size, frame, seed, interpolation="bilinear",
             policy=None):
         return feature_key(backbone, weights=weights, image_size=image_size, frame=frame,
-                           seed=seed, interpolation=interpolation,
-                           policy=policy or feature_policy(backbone))
+                           seed=seed, interpolation=interpolation, policy=policy)
 
     def _paths(self, inputs: dict, split: str, key: str) -> tuple[Path, Path]:
         height, width = inputs["image_size"]
@@ -453,7 +447,7 @@ class FeatureCache:
                  interpolation="bilinear", policy=None) -> bool:
         inputs = feature_key_inputs(backbone, weights=weights, image_size=image_size,
                                     frame=frame, seed=seed, interpolation=interpolation,
-                                    policy=policy or feature_policy(backbone))
+                                    policy=policy)
         key = _hash(inputs)
         return key in self._memory or self._read(*self._paths(inputs, split, key), key) is not None
 
@@ -666,8 +660,7 @@ def _fit_epochs(model, make_epoch, validation, *, epochs: int, rows: int, seed: 
 
     Epoch ``e`` is ``make_epoch(epoch_order(rows, seed, e))``. With ``steps_per_epoch``
     set, Keras keeps one iterator across epochs, so epoch ``e`` gets exactly its own
-    batches; a single call avoids Keras's per-call set-up, which costs more than an epoch
-    of a head on cached features.
+    batches; a single call avoids Keras's per-call set-up once per epoch.
     """
     from kerasbench.runs import EpochTimer
 
@@ -852,7 +845,7 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
     return ProbeResult(model=model, history=history, metrics=metrics, predictions=predictions,
                        durations=durations, features=feature_info, parameters=parameters,
                        path=path, full_model_factory=factory,
-                       performance=applied_policy(backbone, performance, cache=cache))
+                       performance=_describe_policy(policy, cache))
 
 
 # Backbone parameter counts do not depend on the image size or the weights' values, and
@@ -872,11 +865,10 @@ def backbone_parameter_count(backbone: str) -> int:
     return _BACKBONE_PARAMETERS[spec.name]
 
 
-def applied_policy(backbone: str, performance: Mapping | None = None, *,
-                   cache: FeatureCache | None = None) -> dict:
-    """The performance policy :func:`train_probe` applies, for results rows: the
-    :func:`feature_policy` settings, plus how features and head were computed."""
-    described = feature_policy(backbone, performance).to_dict()
+def _describe_policy(policy, cache: FeatureCache | None) -> dict:
+    """The policy :func:`train_probe` applied, for results rows, plus how features and
+    head were computed."""
+    described = policy.to_dict()
     if cache is not None:
         described["feature_batch_size"] = cache.batch_size
         described["head_training"] = "device loop"  # kerasbench.device_loop

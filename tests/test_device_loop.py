@@ -113,7 +113,7 @@ def test_precision_is_part_of_the_key(index):
         BACKBONE, {"mixed_precision": True}), **settings)
     assert plain["compute"] == {"dtype": "float32", "jit_compile": False}
     assert mixed["compute"]["dtype"] == "bfloat16"
-    assert feature_key_inputs(BACKBONE, **settings) == plain  # no policy: float32
+    assert feature_key_inputs(BACKBONE, **settings) == plain  # no policy: the device's
 
 
 def test_bfloat16_features_stay_close_to_float32(index, tmp_path):
@@ -126,6 +126,8 @@ def test_bfloat16_features_stay_close_to_float32(index, tmp_path):
     mixed = cache.features(BACKBONE, policy=feature_policy(BACKBONE, {"mixed_precision": True}),
                            **settings)["train"]
     assert cache.misses == 2 and plain.key != mixed.key
+    # Computed by a bfloat16 extractor, not served by the memoised float32 one.
+    assert not np.array_equal(mixed.features, plain.features)
     assert mixed.features.dtype == np.float32 and mixed.features.shape == plain.features.shape
     scale = float(np.abs(plain.features).max())
     assert float(np.abs(mixed.features - plain.features).max()) <= 0.03 * scale

@@ -167,6 +167,8 @@ def test_cached_and_plain_grids_agree(index, tmp_path):
     assert len(store) == 8  # feature_cache on/off is part of every config
     for fast, slow in zip(outcomes["cached"].records, outcomes["plain"].records):
         assert fast["config"]["feature_cache"] and not slow["config"]["feature_cache"]
+        # No switches asked for: the config (and its hash) carries no performance key.
+        assert "performance" not in fast["config"] and "performance" not in slow["config"]
         for split in ("validation", "test"):
             assert abs(fast["metrics"][split]["macro_f1"]
                        - slow["metrics"][split]["macro_f1"]) <= 1e-3

@@ -118,6 +118,8 @@ def test_mixed_precision_keeps_accuracy_on_gpu():
 def test_xla_check_compiles_a_small_backbone():
     from kerasbench.throughput import check_xla
 
+    with pytest.raises(ValueError, match="steps"):
+        check_xla("squeezenet1_1", 32, steps=0)
     row = check_xla("squeezenet1_1", 32, batch_size=2, steps=1)
     assert row["compiles"], row["error"]
     # XLA may fuse and reorder; the logits agree to float32 round-off.
@@ -156,6 +158,7 @@ def test_benchmark_variants_force_each_switch_on_a_cpu():
     assert len(policies) == 3  # on a CPU "best" is "off"
     assert {policy.compute_dtype for policy in policies} == {"float32", "bfloat16"}
     assert any(policy.jit_compile for policy in policies)
+    assert len(policy_variants("squeezenet1_1")) == 1  # default best + off: one on a CPU
     with pytest.raises(ValueError, match="variants"):
         policy_variants("squeezenet1_1", variants=["fastest"])
     table = run_benchmark(["squeezenet1_1"], [32], [2], ["forward"], steps=1, warmup_steps=1,

@@ -398,18 +398,18 @@ def train_and_evaluate(config: dict, data: FacesData, store: ResultsStore, *, op
     if config["augmentation"]:
         settings = {"seed": seed, **config["augmentation"]}
         augmentation = Augmentation.from_image_data_generator(**settings)
-    on_device = augmentation if policy.augment_on_device else None
-    model = siamese.build_siamese_model(embedding, augmentation=on_device,
+    # Augmentation runs in one place: inside the model (on the device) or in the batches.
+    in_model, in_batches = ((augmentation, None) if policy.augment_on_device
+                            else (None, augmentation))
+    model = siamese.build_siamese_model(embedding, augmentation=in_model,
                                         xla_compatible=policy.jit_compile)
     siamese.compile_siamese(model, optimizer=optimizer, learning_rate=learning_rate,
                             margin=config["margin"], jit_compile=policy.jit_compile)
-    if on_device is not None:
-        augmentation = None  # the model augments; the batches stay as they are
     train = data.splits["train"]
     train_batches = siamese.PairBatches(
         train.images, person_labels=train.person_labels,
         pairs_per_person=config["pairs_per_person"], batch_size=config["batch_size"],
-        shuffle=True, seed=seed, augmentation=augmentation)
+        shuffle=True, seed=seed, augmentation=in_batches)
     validation_batches = None
     if "validation" in data.pairs:
         validation_batches = siamese.PairBatches(
