@@ -919,23 +919,35 @@ def demo_base() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "kerasbench" / "demo"
 
 
+def demo_name(generator) -> str:
+    """A generator's data-set name: its ``demo_name`` attribute, else ``make_<name>``."""
+    name = getattr(generator, "demo_name", None) or generator.__name__
+    return name[len("make_"):] if name.startswith("make_") else name
+
+
 def demo_folder(
-    name: str,
+    name,
     base: str | os.PathLike | None = None,
     *,
     seed: int = 0,
     options: dict | None = None,
     create: bool = True,
 ) -> Path:
-    """The folder of demo set ``name`` under ``base`` (default :func:`demo_base`).
+    """The folder of a demo set under ``base`` (default :func:`demo_base`).
 
+    ``name``: the generator itself (a study's ``make_demo_data``, called as
+    ``generator(folder, seed=seed, **options)``) or a name in :data:`DEMO_DATASETS`.
     With ``create=True`` (the default) the set is generated there first if it is not
     complete yet, so the returned folder is ready for ``index_folder``. ``options`` are
     keyword arguments for the generator (e.g. ``{"per_class": (10, 2, 2)}``). A seed
     other than 0, or options, get their own folder (``<name>-seed<seed>``,
     ``<name>-<hash of options>``), so differently made sets never overwrite each other.
     """
-    if name not in DEMO_DATASETS:
+    if callable(name):
+        generator, name = name, demo_name(name)
+    elif name in DEMO_DATASETS:
+        generator = DEMO_DATASETS[name]
+    else:
         raise ConfigError(f"unknown demo data set {name!r}; available: {', '.join(DEMO_DATASETS)}")
     seed = _check_count("seed", seed)
     options = dict(options or {})
@@ -947,10 +959,7 @@ def demo_folder(
         blob = json.dumps(options, sort_keys=True, default=list)
         folder_name += "-" + hashlib.sha1(blob.encode("utf-8")).hexdigest()[:8]
     folder = base / folder_name
-    accepted = set(inspect.signature(DEMO_DATASETS[name]).parameters) - {"folder", "seed"}
-    if name in ("covid", "down_syndrome"):
-        accepted |= set(inspect.signature(make_binary).parameters) - {"folder", "seed"}
-        accepted.discard("class_names")
+    accepted = _accepted_options(generator)
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise ConfigError(
@@ -958,5 +967,19 @@ def demo_folder(
             f"{', '.join(sorted(accepted - {'kwargs'}))}"
         )
     if create:
-        return DEMO_DATASETS[name](folder, seed=seed, **options)
+        return generator(folder, seed=seed, **options)
     return folder
+
+
+def _accepted_options(generator) -> set:
+    """Keyword options a generator takes (through ``**kwargs`` to ``make_binary`` too)."""
+    parameters = inspect.signature(generator).parameters
+    accepted = set(parameters) - {"folder", "seed"}
+    wrapped = getattr(generator, "wraps_generator", None)
+    if wrapped is None and any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        wrapped = make_binary if generator is not make_binary else None
+    if wrapped is not None:
+        accepted |= _accepted_options(wrapped)
+        accepted.discard("class_names")
+    accepted.discard("kwargs")
+    return accepted | ({"kwargs"} if "kwargs" in parameters else set())

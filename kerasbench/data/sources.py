@@ -81,15 +81,12 @@ class DataSource(NamedTuple):
     description: str
 
 
-def _demo_source(demo: str, demo_base, demo_options: dict | None) -> DataSource:
-    from kerasbench.data.demo import demo_folder
+def _demo_source(demo, demo_base, demo_options: dict | None) -> DataSource:
+    from kerasbench.data.demo import demo_folder, demo_name
 
     path = demo_folder(demo, demo_base, options=demo_options)
-    return DataSource(
-        path,
-        True,
-        f"synthetic demo data ({demo}, kerasbench.data.demo), not the real data set",
-    )
+    name = demo_name(demo) if callable(demo) else demo
+    return DataSource(path, True, f"synthetic demo data ({name}), not the real data set")
 
 
 def _existing_source(path: Path) -> DataSource:
@@ -122,7 +119,8 @@ def resolve_dataset(
             ``/kaggle/input``, together with ``candidates``; ``None`` or ``"demo"`` for the
             synthetic set named by ``demo``; or ``"auto"``: look ``candidates`` up and fall
             back to the demo set, with a printed note, when none is found.
-        demo: the :data:`kerasbench.data.demo.DEMO_DATASETS` name standing in for this set.
+        demo: the demo generator standing in for this set (a study's ``make_demo_data``),
+            or a :data:`kerasbench.data.demo.DEMO_DATASETS` name.
         candidates: further names (or relative paths such as ``"slug/inner"``) to look
             up, e.g. the Kaggle slug of the same data.
         demo_options: keyword arguments for the demo generator (``per_class=...``); other

@@ -105,14 +105,22 @@ def _make_epoch_function(model):
 
 def fit_head_on_device(model, features: np.ndarray, labels: np.ndarray, *, epochs: int,
                        batch_size: int, order_of_epoch: Callable[[int], np.ndarray],
-                       validation: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+                       validation: tuple[np.ndarray, np.ndarray] | None = None,
+                       callbacks=None) -> dict:
     """Train the compiled ``model`` (its optimizer; cross-entropy from logits) for
     ``epochs`` epochs; epoch ``e`` visits the training rows in ``order_of_epoch(e)``.
 
     Returns the history as ``fit`` would: ``loss``, ``accuracy``, ``val_loss``,
     ``val_accuracy`` (with ``validation``) and ``epoch_seconds``, one value per epoch.
+
+    ``callbacks`` (default: the engine's :func:`~kerasbench.engine.fitting.standard_callbacks`)
+    see the same ``on_train_begin`` / ``on_epoch_begin`` / ``on_epoch_end`` calls and
+    logs as under ``fit``; one that sets ``model.stop_training`` ends the loop.
     """
+    import keras
     import tensorflow as tf
+
+    from kerasbench.engine.fitting import standard_callbacks
 
     if getattr(model, "optimizer", None) is None:
         raise ValueError("fit_head_on_device needs a compiled model (model.compile(...))")
@@ -133,7 +141,12 @@ def fit_head_on_device(model, features: np.ndarray, labels: np.ndarray, *, epoch
     run_epoch = _epoch_function(model)
     step_batch = tf.constant(int(batch_size), tf.int64)
     history: dict[str, list[float]] = {}
+    callback_list = keras.callbacks.CallbackList(
+        standard_callbacks() if callbacks is None else list(callbacks), model=model)
+    model.stop_training = False
+    callback_list.on_train_begin()
     for epoch in range(int(epochs)):
+        callback_list.on_epoch_begin(epoch)
         start = time.perf_counter()
         order = to_device(np.asarray(order_of_epoch(epoch), dtype=np.int64))
         results = run_epoch(device_features, device_labels, order, step_batch,
@@ -141,6 +154,10 @@ def fit_head_on_device(model, features: np.ndarray, labels: np.ndarray, *, epoch
         # The one host round trip of the epoch.
         values = {name: float(value) for name, value in results.items()}
         values["epoch_seconds"] = time.perf_counter() - start
+        callback_list.on_epoch_end(epoch, values)
         for name, value in values.items():
             history.setdefault(name, []).append(value)
+        if model.stop_training:
+            break
+    callback_list.on_train_end()
     return history
