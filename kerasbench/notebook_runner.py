@@ -31,11 +31,17 @@ RUNNER_PARAMETERS = ("profile", "output_dir", "data_dir")
 
 
 def list_studies(notebooks: Path = NOTEBOOKS) -> list[str]:
-    return sorted(path.stem for path in notebooks.glob("*.ipynb"))
+    """The registered studies whose notebook is present (an empty list is an error)."""
+    from kerasbench.studies import STUDIES
+
+    return sorted(name for name, info in STUDIES.items() if (notebooks / info.notebook).exists())
 
 
 def notebook_path(study: str, notebooks: Path = NOTEBOOKS) -> Path:
-    path = notebooks / f"{study}.ipynb"
+    from kerasbench.studies import STUDIES
+
+    # A study outside the registry (a user's own notebook) is <name>.ipynb.
+    path = notebooks / (STUDIES[study].notebook if study in STUDIES else f"{study}.ipynb")
     if not path.exists():
         raise ConfigError(f"no notebook {path}; studies present: {list_studies(notebooks)}")
     return path
@@ -123,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
 
     studies = list_studies() if arguments.all else arguments.study
+    if not studies:
+        print(f"no study notebooks found in {NOTEBOOKS}: nothing to run", flush=True)
+        return 1
     failures = []
     for study in studies:
         start = time.perf_counter()

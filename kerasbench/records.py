@@ -109,7 +109,9 @@ class RunRecord:
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
-        self.config = to_jsonable(self.config)
+        # Stored exactly as they will read back: plain JSON types (NaN -> None).
+        for name in ("config", "metrics", "durations", "history", "policy", "extra"):
+            setattr(self, name, to_jsonable(getattr(self, name) or {}))
         expected = make_run_id(self.config, self.dataset_fingerprint, self.protocol_version)
         if self.run_id and self.run_id != expected:
             raise RecordError(f"run_id {self.run_id} does not match its config, data and "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -15,14 +15,21 @@ def data_note(is_demo: bool, dataset: str = "") -> str:
     return DEMO_NOTE if is_demo else f"data: {dataset}" if dataset else ""
 
 
-def save_table(frame: pd.DataFrame, path: str | Path, note: str = "", index: bool = True) -> dict:
-    """Write ``frame`` as ``<path>.csv`` and ``<path>.md`` (with the note above the table)."""
+def save_table(frame: pd.DataFrame, path: str | Path, note: str = "", index: bool = True,
+               demo: bool | None = None) -> dict:
+    """Write ``frame`` as ``<path>.csv`` and ``<path>.md`` (the note above the table), both
+    atomically. ``demo`` (True/False) adds a ``demo`` column to the CSV, so a CSV read on
+    its own still says whether it came from demo data."""
+    from kerasbench.io import write_csv_atomic, write_text_atomic
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    csv_path, markdown_path = path.with_suffix(".csv"), path.with_suffix(".md")
-    frame.to_csv(csv_path, index=index)
+    csv_frame = frame.reset_index() if index else frame.copy()
+    if demo is not None:
+        csv_frame["demo"] = bool(demo)
+    csv_path = write_csv_atomic(path.with_suffix(".csv"), csv_frame, index=False)
     markdown = frame.to_markdown(index=index)
-    markdown_path.write_text((f"_{note}_\n\n" if note else "") + markdown + "\n", encoding="utf-8")
+    markdown_path = write_text_atomic(path.with_suffix(".md"),
+                                      (f"_{note}_\n\n" if note else "") + markdown + "\n")
     return {"csv": csv_path, "markdown": markdown_path}
 
 
@@ -47,16 +54,6 @@ def compare_with_paper(
     return table
 
 
-def per_class_table(metrics: Mapping, columns: Sequence[str] = ("precision", "recall", "f1", "support")) -> pd.DataFrame:
-    """Per-class metrics of one split as a DataFrame (rows are classes)."""
-    per_class = metrics.get("per_class")
-    if not per_class:
-        raise ValueError("metrics have no per_class section; pass a split's metrics dict")
-    table = pd.DataFrame(per_class).T[list(columns)]
-    table.index.name = "class"
-    return table
-
-
 def confusion_frame(metrics: Mapping) -> pd.DataFrame:
     """The confusion matrix of one split, labelled (rows true, columns predicted)."""
     names = metrics["class_names"]
@@ -75,9 +72,3 @@ def pick(record: Mapping, dotted: str, default=None):
             return default
         value = value[part]
     return value
-
-
-def records_table(records: Sequence[Mapping], columns: Mapping[str, str]) -> pd.DataFrame:
-    """A table with one row per record; ``columns`` maps a column title to a dotted path."""
-    return pd.DataFrame([{title: pick(record, path) for title, path in columns.items()}
-                         for record in records])

@@ -46,11 +46,9 @@ def test_save_table_writes_csv_and_markdown_with_note(tmp_path):
     assert "DEMO DATA" in paths["markdown"].read_text()
 
 
-def test_records_table_and_pick():
-    records = [{"config": {"lr": 0.1}, "metrics": {"test": {"macro_f1": 0.5}}}]
-    table = reports.records_table(records, {"lr": "config.lr", "F1": "metrics.test.macro_f1",
-                                            "missing": "metrics.nope"})
-    assert table.to_dict("records") == [{"lr": 0.1, "F1": 0.5, "missing": None}]
+def test_save_table_adds_a_demo_column_to_the_csv(tmp_path):
+    paths = reports.save_table(pd.DataFrame({"a": [1]}), tmp_path / "t", index=False, demo=True)
+    assert pd.read_csv(paths["csv"]).to_dict("records") == [{"a": 1, "demo": True}]
 
 
 def _frame(labels):

@@ -30,8 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from kerasbench.errors import ConfigError
-from kerasbench.io import write_csv_atomic, write_text_atomic
-from kerasbench.reports import data_note
+from kerasbench.reports import data_note, save_table
 from kerasbench.seeding import set_seed
 from kerasbench.store import RunStore
 
@@ -124,15 +123,8 @@ class StudyContext:
     def save_table(self, frame: pd.DataFrame, name: str, *, index: bool = False) -> dict:
         """``tables/<name>.csv`` (with a ``demo`` column) and ``.md`` (with the data note),
         both written atomically."""
-        csv_frame = frame.reset_index() if index else frame.copy()
-        csv_frame["demo"] = self.is_demo
-        base = self.table(name)
-        csv_path = write_csv_atomic(base.with_suffix(".csv"), csv_frame)
-        markdown = frame.to_markdown(index=index)
-        markdown_path = write_text_atomic(base.with_suffix(".md"),
-                                          (f"_{self.note}_\n\n" if self.note else "")
-                                          + markdown + "\n")
-        return {"csv": csv_path, "markdown": markdown_path}
+        return save_table(frame, self.table(name), note=self.note, index=index,
+                          demo=self.is_demo)
 
 
 def start_study(study: str, *, profile: str, output_dir, data_dir, demo_generator,
