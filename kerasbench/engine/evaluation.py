@@ -26,6 +26,17 @@ class SplitPredictions:
     seconds: float
     class_names: Sequence[str] = field(default_factory=list)
 
+    def compact(self) -> dict:
+        """What a record keeps for intervals and paired tests: labels, predictions and,
+        for two classes, the score of class 1 (row-aligned with the split's images)."""
+        stored = {"y_true": self.y_true.tolist(), "y_pred": self.y_pred.tolist()}
+        probabilities = np.asarray(self.probabilities)
+        if probabilities.ndim == 1:
+            stored["score"] = probabilities.tolist()
+        elif probabilities.shape[1] == 2:
+            stored["score"] = probabilities[:, 1].tolist()
+        return stored
+
     def frame(self) -> pd.DataFrame:
         table = pd.DataFrame({"path": self.paths, "true": self.y_true, "predicted": self.y_pred})
         if self.class_names:

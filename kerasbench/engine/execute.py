@@ -75,6 +75,12 @@ class RunOutcome:
 def make_record(spec: RunSpec, result: TrainResult, *, total_seconds: float | None = None
                 ) -> RunRecord:
     durations = dict(result.durations)
+    extra = dict(result.extra)
+    compact = {split: predicted.compact() for split, predicted in result.predictions.items()
+               if hasattr(predicted, "compact")}
+    if compact and "predictions" not in extra:
+        # Per-image outcomes: what seed intervals and paired tests are computed from.
+        extra["predictions"] = compact
     if total_seconds is not None:
         durations["total_s"] = total_seconds
     return RunRecord(
@@ -83,7 +89,7 @@ def make_record(spec: RunSpec, result: TrainResult, *, total_seconds: float | No
         seed=spec.seed, status="finished", metrics=result.metrics,
         evaluated_splits=list(result.evaluated_splits or result.metrics),
         durations=durations, history=result.history, policy=result.policy, demo=spec.demo,
-        extra=result.extra,
+        extra=extra,
     )
 
 
