@@ -175,3 +175,35 @@ def image_grid(images, captions: Sequence[str], path=None, *, title="", note="",
         axis.imshow(np.clip(image, 0, 255).astype("uint8").squeeze(), cmap="gray" if image.shape[-1] == 1 else None)
         axis.set_title(caption, fontsize=7)
     return _finish(figure, path, title, note)
+
+
+def seed_spread(values: Mapping[str, Sequence[float]], intervals: Mapping[str, tuple], path=None,
+                *, paper: Mapping[str, float | None] | None = None, metric: str = "",
+                title: str = "", note: str = ""):
+    """Per configuration: every seed's value as a point, the 95 % interval as a bar, and
+    the paper's value as a marker."""
+    labels = list(values)
+    if not labels:
+        raise ValueError("seed_spread needs at least one configuration")
+    figure, axis = plt.subplots(figsize=(max(4.5, 0.9 * len(labels) + 2.5), 3.6))
+    for position, label in enumerate(labels):
+        low, high = intervals[label]
+        axis.plot([position, position], [low, high], color="tab:blue", linewidth=6, alpha=0.35,
+                  solid_capstyle="butt", label="95 % interval" if position == 0 else None)
+        points = list(values[label])
+        offsets = np.linspace(-0.08, 0.08, len(points)) if len(points) > 1 else [0.0]
+        axis.scatter(position + np.asarray(offsets), points, color="tab:blue", s=18, zorder=3,
+                     label="seed" if position == 0 else None)
+        reported = (paper or {}).get(label)
+        if reported is not None:
+            axis.scatter([position], [reported], marker="D", color="tab:red", s=36, zorder=4,
+                         label="paper" if not any(
+                             (paper or {}).get(other) is not None for other in labels[:position])
+                         else None)
+    axis.set_xticks(range(len(labels)), labels, rotation=20 if len(labels) > 3 else 0,
+                    ha="right" if len(labels) > 3 else "center", fontsize=8)
+    axis.set_xlim(-0.6, len(labels) - 0.4)
+    axis.set_ylabel(metric)
+    axis.grid(axis="y", alpha=0.3)
+    axis.legend(fontsize=8, loc="best")
+    return _finish(figure, path, title, note)
