@@ -1,6 +1,7 @@
-"""The backbone registry, its preprocessing layer, and the architectures built here."""
+"""The backbone registry, its preprocessing layer, and the networks built here."""
 
 import dataclasses
+from pathlib import Path
 
 import h5py
 import keras
@@ -8,16 +9,19 @@ import numpy as np
 import pytest
 from conftest import shared_weights
 
-import kerasbench.backbones as backbones_module
-from kerasbench import architectures
+import kerasbench.backbones as backbones_package
 from kerasbench.backbones import (
     ImagePreprocessing,
     build_backbone,
     find_backbone,
     get_backbone,
     list_backbones,
+    resnet,
+    squeezenet,
     stage_assignments,
 )
+from kerasbench.backbones.registry import _REGISTRY
+from kerasbench.backbones.weights import _is_legacy_h5
 
 SQUEEZENET_FILE = "squeezenet_v1.1_imagenet_notop.h5"
 
@@ -109,7 +113,7 @@ def test_failed_imagenet_download_names_file_and_folder(tmp_path, monkeypatch):
 
     spec = get_backbone("resnet50")
     monkeypatch.setitem(
-        backbones_module._REGISTRY, "resnet50", dataclasses.replace(spec, constructor=offline)
+        _REGISTRY, "resnet50", dataclasses.replace(spec, constructor=offline)
     )
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     with pytest.raises(FileNotFoundError) as error:
@@ -167,8 +171,8 @@ def test_grey_input_equals_repeated_rgb():
 
 
 def test_resnet_parameter_counts_and_names():
-    resnet34 = architectures.resnet(34, (32, 32, 3))
-    resnet18 = architectures.resnet(18, (32, 32, 3))
+    resnet34 = resnet(34, (32, 32, 3))
+    resnet18 = resnet(18, (32, 32, 3))
     assert resnet34.count_params() == 21_301_696
     assert resnet18.count_params() == 11_186_112
     for name in (
@@ -182,17 +186,17 @@ def test_resnet_parameter_counts_and_names():
     assert resnet18.get_layer("conv5_block2_out") is resnet18.layers[-1]
     assert not any(layer.name.startswith("conv2_block1_0") for layer in resnet34.layers)
     with pytest.raises(ValueError, match="depth"):
-        architectures.resnet(50, (32, 32, 3))
+        resnet(50, (32, 32, 3))
 
 
 def test_squeezenet_matches_keras_squeezenet_shapes():
-    model = architectures.squeezenet("1.1", (224, 224, 3))
+    model = squeezenet("1.1", (224, 224, 3))
     assert model.count_params() == 722_496
     assert model.output.shape[1:] == (13, 13, 512)
     assert model.get_layer("fire2_squeeze1x1").kernel.shape == (1, 1, 64, 16)
-    assert architectures.squeezenet("1.0", (227, 227, 3)).output.shape[1:] == (13, 13, 512)
+    assert squeezenet("1.0", (227, 227, 3)).output.shape[1:] == (13, 13, 512)
     with pytest.raises(ValueError, match="version"):
-        architectures.squeezenet("2.0", (224, 224, 3))
+        squeezenet("2.0", (224, 224, 3))
 
 
 def test_squeezenet_1_1_loads_shared_weights():
@@ -217,7 +221,7 @@ def test_squeezenet_imagenet_reads_keras_cache(tmp_path, monkeypatch):
     (tmp_path / "models" / SQUEEZENET_FILE).symlink_to(path)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     model = build_backbone("squeezenet1_1", image_size=32, weights="imagenet")
-    reference = architectures.squeezenet("1.1", (32, 32, 3), weights=path)
+    reference = squeezenet("1.1", (32, 32, 3), weights=path)
     for loaded, expected in zip(model.get_weights(), reference.get_weights(), strict=True):
         np.testing.assert_array_equal(loaded, expected)
 
@@ -227,17 +231,58 @@ def test_weights_that_do_not_fit_raise_clearly():
     with pytest.raises(ValueError, match=r"conv1.*\(7, 7, 3, 96\)"):
         build_backbone("squeezenet1_0", image_size=64, weights=path)
     with pytest.raises(ValueError, match="no weights for"):
-        architectures.resnet(18, (32, 32, 3), weights=path)
+        resnet(18, (32, 32, 3), weights=path)
 
 
 def test_weight_files_round_trip(tmp_path):
     # A Keras 3 .weights.h5 (by topology) and a Keras 2 style .h5 (by layer name).
-    source = architectures.squeezenet("1.0", (64, 64, 3))
+    source = squeezenet("1.0", (64, 64, 3))
     source.save_weights(tmp_path / "squeezenet.weights.h5")
     legacy = tmp_path / "squeezenet.h5"
     source.save(legacy)
-    assert architectures._is_legacy_h5(legacy)
+    assert _is_legacy_h5(legacy)
     for path in (tmp_path / "squeezenet.weights.h5", legacy):
         model = build_backbone("squeezenet1_0", image_size=64, weights=path)
         for loaded, expected in zip(model.get_weights(), source.get_weights(), strict=True):
             np.testing.assert_array_equal(loaded, expected)
+
+
+# Every name the former modules kerasbench.backbones and kerasbench.architectures exported.
+FORMER_PUBLIC_NAMES = (
+    "PREPROCESSING_MODES ImagePreprocessing KerasApplication BackboneSpec list_backbones "
+    "get_backbone resolve_image_size keras_cache_folder build_base build_backbone "
+    "find_backbone stage_assignments SQUEEZENET_VERSIONS RESNET_DEPTHS RESNET_STAGE_FILTERS "
+    "SQUEEZENET_MIN_SIZE RESNET_MIN_SIZE squeezenet squeezenet1_0 squeezenet1_1 resnet "
+    "resnet18 resnet34 load_weights_file load_legacy_h5_weights"
+).split()
+
+
+def test_package_re_exports_the_former_modules_names():
+    for name in FORMER_PUBLIC_NAMES:
+        assert hasattr(backbones_package, name), name
+    assert set(FORMER_PUBLIC_NAMES) == set(backbones_package.__all__)
+    assert backbones_package._REGISTRY is _REGISTRY
+    assert callable(backbones_package.resnet) and callable(backbones_package.squeezenet)
+    spec = get_backbone("resnet34")
+    assert spec.constructor is backbones_package.resnet34
+    assert ImagePreprocessing.__module__ == "kerasbench.backbones.preprocessing"
+    assert keras.saving.get_registered_name(ImagePreprocessing) == "kerasbench>ImagePreprocessing"
+
+
+def test_backbone_modules_are_small_and_use_public_keras_only():
+    folder = Path(backbones_package.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        text = path.read_text()
+        assert len(text.splitlines()) <= 450, path.name
+        assert "keras.src" not in text, path.name
+
+
+def test_saved_backbone_loads_back(tmp_path):
+    model = build_backbone("squeezenet1_1", image_size=32)
+    model.save(tmp_path / "backbone.keras")
+    loaded = keras.saving.load_model(tmp_path / "backbone.keras")
+    assert loaded.get_layer("preprocessing").mode == "caffe"
+    pixels = np.random.default_rng(2).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(
+        loaded.predict(pixels, verbose=0), model.predict(pixels, verbose=0), rtol=1e-6, atol=1e-6
+    )

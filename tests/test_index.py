@@ -1,6 +1,8 @@
-"""index_folder and DatasetIndex on tiny image trees made here, and on the shared real data."""
+"""index_folder on tiny image trees made here (layouts, natural sort, bad inputs,
+cross-split duplicates) and on the shared real data; the module split of the index.
 
-import itertools
+Flat-layout splits, split files and DatasetIndex methods: test_index_splitting.py."""
+
 import warnings
 from pathlib import Path
 
@@ -8,49 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import shared_path
-from PIL import Image
+from index_trees import make_tree, split_tree, write_image
 
 from kerasbench.data.index import (
     CrossSplitDuplicateWarning,
-    DatasetIndex,
     index_folder,
     natural_key,
     natural_sorted,
 )
 from kerasbench.errors import ConfigError, DatasetError
-
-_counter = itertools.count(1)
-
-
-def write_image(path: Path, fmt: str | None = None) -> Path:
-    """A tiny image whose pixels differ from every other one made here (no accidental
-    duplicates between splits)."""
-    n = next(_counter)
-    pixels = np.zeros((6, 6, 3), dtype=np.uint8)
-    pixels[0, 0] = (n % 256, (n // 256) % 256, 7)
-    pixels[1:, 1:] = (n * 37) % 256
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(path, format=fmt or ("JPEG" if path.suffix == ".jpg" else None))
-    return path
-
-
-def make_tree(root: Path, spec: dict, ext: str = ".png") -> Path:
-    """spec: {"train/cat": 3, "test/dog": ["a.png", "b.png"], ...}."""
-    for folder, files in spec.items():
-        names = [f"img{i}{ext}" for i in range(1, files + 1)] if isinstance(files, int) else files
-        for name in names:
-            write_image(root / folder / name)
-    return root
-
-
-def split_tree(root: Path, classes=("cat", "dog"), counts=(4, 2, 2), val_name="validation"):
-    spec = {}
-    for cls in classes:
-        for split, n in zip(("train", val_name, "test"), counts):
-            if n:
-                spec[f"{split}/{cls}"] = n
-    return make_tree(root, spec)
-
 
 # ----------------------------------------------------------------------------- natural sort
 
@@ -318,173 +286,6 @@ def test_duplicates_within_one_split_are_not_reported(tmp_path):
         index_folder(root, on_cross_split_duplicate="error")
 
 
-# ----------------------------------------------------------------------------- flat layout
-
-
-def flat_tree(root: Path, per_class=(20, 20, 10)) -> Path:
-    return make_tree(root, {f"class{i + 1}": n for i, n in enumerate(per_class)})
-
-
-def test_flat_layout_stratified_split(tmp_path):
-    root = flat_tree(tmp_path / "d")
-    index = index_folder(root, validation_fraction=0.2, test_fraction=0.2, seed=3)
-    counts = index.counts()
-    assert list(counts["test"][:3]) == [4, 4, 2]
-    assert list(counts["validation"][:3]) == [4, 4, 2]
-    assert list(counts["train"][:3]) == [12, 12, 6]
-    assert not index.frame["path"].duplicated().any()
-    assert len(index) == 50
-    # Rows stay in index order inside each split.
-    test = index.split("test")
-    keys = [(label, natural_key(Path(p).name)) for label, p in zip(test["label"], test["path"])]
-    assert keys == sorted(keys)
-
-
-def test_flat_split_is_seeded(tmp_path):
-    root = flat_tree(tmp_path / "d")
-    a = index_folder(root, seed=1).frame
-    b = index_folder(root, seed=1).frame
-    c = index_folder(root, seed=2).frame
-    pd.testing.assert_frame_equal(a, b)
-    assert set(a["path"][a["split"] == "test"]) != set(c["path"][c["split"] == "test"])
-
-
-def test_fractions_zero_keep_everything_in_train(tmp_path):
-    root = flat_tree(tmp_path / "d", (3, 2))
-    index = index_folder(root, validation_fraction=0.0, test_fraction=0.0)
-    assert index.splits == ["train"] and len(index) == 5
-
-
-def test_split_too_small_to_stratify(tmp_path):
-    root = flat_tree(tmp_path / "d", (1, 1, 1, 1))
-    with pytest.raises(DatasetError, match="stratified split"):
-        index_folder(root, validation_fraction=0.25, test_fraction=0.25)
-
-
-def test_split_file_round_trip(tmp_path, capsys):
-    root = flat_tree(tmp_path / "d")
-    split_file = tmp_path / "splits" / "d.csv"
-    first = index_folder(root, split_file=split_file, seed=5)
-    assert split_file.is_file()
-    assert "wrote the split" in capsys.readouterr().out
-    table = pd.read_csv(split_file)
-    assert list(table.columns) == ["path", "class_name", "split"]
-    assert table["path"].iloc[0] == "class1/img1.png"
-    assert not table["path"].duplicated().any()
-
-    # A different seed and fractions do not matter once the file exists.
-    again = index_folder(root, split_file=split_file, seed=99, test_fraction=0.3)
-    assert "reusing the split" in capsys.readouterr().out
-    pd.testing.assert_frame_equal(first.frame, again.frame)
-
-
-def test_split_file_that_no_longer_matches(tmp_path):
-    root = flat_tree(tmp_path / "d")
-    split_file = tmp_path / "split.csv"
-    index_folder(root, split_file=split_file)
-    (root / "class2" / "img3.png").unlink()
-    with pytest.raises(DatasetError, match=r"1 listed files are missing.*class2/img3.png"):
-        index_folder(root, split_file=split_file)
-    write_image(root / "class2" / "img3.png")
-    write_image(root / "class1" / "new.png")
-    with pytest.raises(DatasetError, match=r"1 images are not listed.*class1/new.png"):
-        index_folder(root, split_file=split_file)
-
-
-def test_bad_split_file(tmp_path):
-    root = flat_tree(tmp_path / "d", (3, 3))
-    split_file = tmp_path / "split.csv"
-    split_file.write_text("file,part\nclass1/img1.png,train\n")
-    with pytest.raises(DatasetError, match="needs columns 'path' and 'split'"):
-        index_folder(root, split_file=split_file)
-    split_file.write_text("path,split\nclass1/img1.png,holdout\n")
-    with pytest.raises(DatasetError, match="unknown split names.*holdout"):
-        index_folder(root, split_file=split_file)
-
-
-def test_split_file_ignored_for_split_layout(tmp_path, capsys):
-    root = split_tree(tmp_path / "d")
-    index_folder(root, split_file=tmp_path / "s.csv")
-    assert "is not used" in capsys.readouterr().out
-    assert not (tmp_path / "s.csv").exists()
-
-
-# ----------------------------------------------------------------------------- DatasetIndex
-
-
-def test_subsample_per_class_counts_and_seed(tmp_path, capsys):
-    root = make_tree(
-        tmp_path / "d",
-        {
-            "train/a": 10,
-            "train/b": 3,
-            "validation/a": 4,
-            "validation/b": 4,
-            "test/a": 2,
-            "test/b": 2,
-        },
-    )
-    index = index_folder(root)
-    small = index.subsample({"train": 5, "val": 2}, seed=7)
-    counts = small.counts()
-    assert counts.loc["a", "train"] == 5
-    assert counts.loc["b", "train"] == 3  # fewer than asked: all kept
-    assert "class 'b' has 3 train images (< 5), keeping all" in capsys.readouterr().out
-    assert list(counts.loc[["a", "b"], "validation"]) == [2, 2]
-    assert list(counts.loc[["a", "b"], "test"]) == [2, 2]  # not named: untouched
-    again = index.subsample({"train": 5, "validation": 2}, seed=7)
-    pd.testing.assert_frame_equal(small.frame, again.frame)
-    other = index.subsample({"train": 5, "validation": 2}, seed=8)
-    assert set(other.frame["path"]) != set(small.frame["path"])
-    assert set(small.frame["path"]) <= set(index.frame["path"])
-    # Index order is kept.
-    order = [index.frame.index[index.frame["path"] == p][0] for p in small.frame["path"]]
-    assert order == sorted(order)
-
-
-def test_subsample_total_per_split_is_stratified(tmp_path):
-    root = flat_tree(tmp_path / "d", (30, 10))
-    index = index_folder(root, validation_fraction=0, test_fraction=0)
-    small = index.subsample({"train": 20}, seed=0, per_class=False)
-    assert list(small.counts()["train"][:2]) == [15, 5]
-
-
-def test_subsample_bad_requests(tmp_path):
-    index = index_folder(split_tree(tmp_path / "d", counts=(3, 0, 1)))
-    with pytest.raises(DatasetError, match="present splits: train, test"):
-        index.subsample({"validation": 2})
-    with pytest.raises(ConfigError, match="int >= 0"):
-        index.subsample({"train": -1})
-
-
-def test_to_csv_from_csv_round_trip(tmp_path):
-    index = index_folder(split_tree(tmp_path / "d"))
-    path = index.to_csv(tmp_path / "index.csv")
-    assert pd.read_csv(path)["path"].iloc[0] == "train/cat/img1.png"
-    back = DatasetIndex.from_csv(path, root=tmp_path / "d")
-    pd.testing.assert_frame_equal(back.frame, index.frame)
-    assert back.class_names == index.class_names
-    (tmp_path / "d" / "train" / "cat" / "img1.png").unlink()
-    with pytest.raises(DatasetError, match="do not exist"):
-        DatasetIndex.from_csv(path, root=tmp_path / "d")
-
-
-def test_with_frame_checks_its_input(tmp_path):
-    index = index_folder(split_tree(tmp_path / "d"))
-    train_only = index.with_frame(index.split("train"))
-    assert train_only.splits == ["train"] and train_only.class_names == index.class_names
-    broken = index.frame.copy()
-    broken.loc[0, "label"] = 5
-    with pytest.raises(DatasetError, match="labels outside 0..1"):
-        index.with_frame(broken)
-    with pytest.raises(DatasetError, match="lacks columns"):
-        index.with_frame(index.frame.drop(columns=["split"]))
-    mislabeled = index.frame.copy()
-    mislabeled.loc[0, "class_name"] = "dog"
-    with pytest.raises(DatasetError, match="class_name does not match"):
-        index.with_frame(mislabeled)
-
-
 # ----------------------------------------------------------------------------- real data
 
 
@@ -530,23 +331,20 @@ def test_real_fer2013_subset():
     assert counts.loc["disgust", "train"] < counts.loc["happy", "train"] / 10
 
 
-def test_select_classes_relabels_in_the_given_order(tmp_path):
-    from PIL import Image
+# ----------------------------------------------------------------------------- modules
 
-    from kerasbench.data.index import index_folder
 
-    for split in ("train", "test"):
-        for name in ("apple", "banana", "cherry"):
-            folder = tmp_path / split / name
-            folder.mkdir(parents=True)
-            for number in range(2):
-                Image.new("RGB", (4, 4), (number * 90, len(name) * 20, len(split) * 30)).save(folder / f"{number}.png")
-    index = index_folder(tmp_path)
-    binary = index.select_classes(["cherry", "apple"])
-    assert binary.class_names == ["cherry", "apple"]
-    train = binary.split("train")
-    assert train["class_name"].tolist() == ["cherry", "cherry", "apple", "apple"]
-    assert train["label"].tolist() == [0, 0, 1, 1]
-    assert len(binary.split("test")) == 4
-    with pytest.raises(ValueError, match="banan"):
-        index.select_classes(["bananas"])
+def test_index_modules_are_small_and_index_re_exports_every_public_name():
+    import kerasbench.data.index as index_module
+    from kerasbench.data import checks, fingerprint, scan, splitting
+
+    for module in (index_module, checks, fingerprint, scan, splitting):
+        assert len(Path(module.__file__).read_text().splitlines()) <= 450, module.__name__
+    for module in (checks, scan, splitting):  # the parts split out of the former index.py
+        for name in module.__all__:
+            assert getattr(index_module, name) is getattr(module, name), name
+    assert index_module.frame_fingerprint is fingerprint.frame_fingerprint
+    for name in ("FRAME_COLUMNS", "IMAGE_EXTENSIONS", "SPLITS", "SPLIT_ALIASES",
+                 "CrossSplitDuplicateWarning", "DatasetIndex", "index_folder", "natural_key",
+                 "natural_sorted", "frame_fingerprint"):
+        assert name in index_module.__all__, name

@@ -22,65 +22,22 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from kerasbench import architectures
+from kerasbench.backbones.preprocessing import ImagePreprocessing
+from kerasbench.backbones.resnet import RESNET_MIN_SIZE, resnet18, resnet34
+from kerasbench.backbones.squeezenet import SQUEEZENET_MIN_SIZE, squeezenet1_0, squeezenet1_1
+from kerasbench.backbones.weights import _imagenet_base
 
-PREPROCESSING_MODES = ("caffe", "tf", "torch", "none")
-
-# keras.applications.imagenet_utils' constants, in the order it applies them.
-_CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype="float32")
-_TORCH_MEAN_RGB = np.array([0.485, 0.456, 0.406], dtype="float32")
-_TORCH_STD_RGB = np.array([0.229, 0.224, 0.225], dtype="float32")
-
-
-@keras.saving.register_keras_serializable(package="kerasbench")
-class ImagePreprocessing(keras.layers.Layer):
-    """ImageNet preprocessing of raw 0..255 RGB pixels, as a weightless layer.
-
-    Modes match ``keras.applications.<family>.preprocess_input`` operation for operation:
-
-    - ``"caffe"`` (VGG, ResNet50, SqueezeNet): RGB -> BGR, then subtract the BGR means
-      ``[103.939, 116.779, 123.68]``; no scaling.
-    - ``"tf"`` (Xception, InceptionV3): ``x / 127.5 - 1``, to [-1, 1].
-    - ``"torch"`` (DenseNet, torchvision ResNets): ``x / 255``, then subtract the ImageNet
-      mean ``[0.485, 0.456, 0.406]`` and divide by the std ``[0.229, 0.224, 0.225]``.
-    - ``"none"``: unchanged (EfficientNet rescales and normalises inside its own model).
-
-    A one-channel (grey) input is first repeated to three channels, since every ImageNet
-    backbone expects RGB. The constants are plain arrays, not weights, so the layer adds
-    nothing to parameter counts.
-    """
-
-    def __init__(self, mode: str = "none", **kwargs):
-        super().__init__(**kwargs)
-        if mode not in PREPROCESSING_MODES:
-            raise ValueError(
-                f"preprocessing mode must be one of {PREPROCESSING_MODES}, got {mode!r}"
-            )
-        self.mode = mode
-
-    def call(self, inputs):
-        x = inputs
-        if x.shape[-1] == 1:
-            x = keras.ops.repeat(x, 3, axis=-1)
-        if self.mode == "tf":
-            x = x / 127.5
-            return x - 1.0
-        if self.mode == "torch":
-            x = x / 255.0
-            x = x + keras.ops.convert_to_tensor(-_TORCH_MEAN_RGB, dtype=x.dtype)
-            return x / keras.ops.convert_to_tensor(_TORCH_STD_RGB, dtype=x.dtype)
-        if self.mode == "caffe":
-            x = keras.ops.flip(x, axis=-1)
-            return x + keras.ops.convert_to_tensor(-_CAFFE_MEAN_BGR, dtype=x.dtype)
-        return x
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (3,)
-
-    def get_config(self):
-        config = super().get_config()
-        config["mode"] = self.mode
-        return config
+__all__ = [
+    "BackboneSpec",
+    "KerasApplication",
+    "build_backbone",
+    "build_base",
+    "find_backbone",
+    "get_backbone",
+    "list_backbones",
+    "resolve_image_size",
+    "stage_assignments",
+]
 
 
 @dataclass(frozen=True)
@@ -235,44 +192,44 @@ _SPECS = (
     ),
     BackboneSpec(
         name="squeezenet1_0",
-        constructor=architectures.squeezenet1_0,
+        constructor=squeezenet1_0,
         preprocessing="caffe",
         default_size=227,
-        min_size=architectures.SQUEEZENET_MIN_SIZE["1.0"],
+        min_size=SQUEEZENET_MIN_SIZE["1.0"],
         feature_dim=512,
         stage_prefixes=tuple(f"fire{index}_" for index in range(2, 10)),
-        description="SqueezeNet 1.0 (kerasbench.architectures), no ImageNet weights shipped",
+        description="SqueezeNet 1.0 (kerasbench.backbones.squeezenet), no ImageNet weights shipped",
     ),
     BackboneSpec(
         name="squeezenet1_1",
-        constructor=architectures.squeezenet1_1,
+        constructor=squeezenet1_1,
         preprocessing="caffe",
         default_size=224,
-        min_size=architectures.SQUEEZENET_MIN_SIZE["1.1"],
+        min_size=SQUEEZENET_MIN_SIZE["1.1"],
         feature_dim=512,
         stage_prefixes=tuple(f"fire{index}_" for index in range(2, 10)),
-        description="SqueezeNet 1.1 (kerasbench.architectures), keras-squeezenet weights",
+        description="SqueezeNet 1.1 (kerasbench.backbones.squeezenet), keras-squeezenet weights",
         imagenet_file="squeezenet_v1.1_imagenet_notop.h5",
     ),
     BackboneSpec(
         name="resnet18",
-        constructor=architectures.resnet18,
+        constructor=resnet18,
         preprocessing="torch",
         default_size=224,
-        min_size=architectures.RESNET_MIN_SIZE,
+        min_size=RESNET_MIN_SIZE,
         feature_dim=512,
         stage_prefixes=_RESNET_STAGES,
-        description="ResNet18 (kerasbench.architectures, torchvision layout), bring weights",
+        description="ResNet18 (kerasbench.backbones.resnet, torchvision layout), bring weights",
     ),
     BackboneSpec(
         name="resnet34",
-        constructor=architectures.resnet34,
+        constructor=resnet34,
         preprocessing="torch",
         default_size=224,
-        min_size=architectures.RESNET_MIN_SIZE,
+        min_size=RESNET_MIN_SIZE,
         feature_dim=512,
         stage_prefixes=_RESNET_STAGES,
-        description="ResNet34 (kerasbench.architectures, torchvision layout), bring weights",
+        description="ResNet34 (kerasbench.backbones.resnet, torchvision layout), bring weights",
     ),
 )
 
@@ -321,47 +278,6 @@ def resolve_image_size(spec: BackboneSpec, image_size=None) -> tuple[int, int]:
             f"(height and width); got {size[0]}x{size[1]}"
         )
     return size
-
-
-def keras_cache_folder() -> Path:
-    """Where Keras keeps downloaded weights: ``$KERAS_HOME/models`` or ``~/.keras/models``.
-
-    Mirrors Keras's own choice, including its fall-back to ``/tmp/.keras`` when the home
-    folder is not writable.
-    """
-    if "KERAS_HOME" in os.environ:
-        return Path(os.environ["KERAS_HOME"]).expanduser() / "models"
-    home = Path("~").expanduser()
-    base = home if os.access(home, os.W_OK) else Path("/tmp")
-    return base / ".keras" / "models"
-
-
-def _imagenet_base(spec: BackboneSpec, input_shape: tuple) -> keras.Model:
-    cache = keras_cache_folder()
-    if spec.imagenet_download:
-        try:
-            return spec.constructor(input_shape=input_shape, weights="imagenet", name=spec.name)
-        except Exception as error:
-            raise FileNotFoundError(
-                f"could not get the ImageNet weights of backbone {spec.name!r}: Keras wanted "
-                f"the file {spec.imagenet_file!r} in {cache} and could not load or download "
-                f"it ({error}). Copy that file into {cache} (Keras then uses it without a "
-                "download), or pass weights=<path to a weights file>."
-            ) from error
-    if spec.imagenet_file is not None:
-        cached = cache / spec.imagenet_file
-        if cached.is_file():
-            return spec.constructor(input_shape=input_shape, weights=str(cached), name=spec.name)
-        raise FileNotFoundError(
-            f"backbone {spec.name!r} has no ImageNet download; weights='imagenet' reads the "
-            f"local file {spec.imagenet_file!r} from {cache}, which is missing. Copy the "
-            "file there, or pass weights=<path to the file>."
-        )
-    raise FileNotFoundError(
-        f"backbone {spec.name!r} has no ImageNet weights that Keras can download or "
-        "kerasbench knows by name; pass weights=<path to a weights file> whose layer names "
-        f"match (see kerasbench.architectures), or weights=None"
-    )
 
 
 def build_base(spec: BackboneSpec | str, image_size=None, weights=None) -> keras.Model:
