@@ -30,10 +30,10 @@ sys.path.insert(0, str(REPO_ROOT))
 import pandas as pd  # noqa: E402
 
 from kerasbench.data.index import index_folder  # noqa: E402
-from kerasbench.features import FeatureCache  # noqa: E402
-from kerasbench.grid import FrozenBackboneGrid, run_grid  # noqa: E402
-from kerasbench.reports import save_table  # noqa: E402
-from kerasbench.results import ResultsStore  # noqa: E402
+from kerasbench.engine.feature_cache import FeatureCache  # noqa: E402
+from kerasbench.io import write_csv_atomic, write_text_atomic  # noqa: E402
+from kerasbench.store import RunStore  # noqa: E402
+from kerasbench.studies.clothing import FrozenBackboneGrid, make_demo_data  # noqa: E402
 
 
 def find_data(explicit: str | None) -> tuple[Path, bool]:
@@ -46,27 +46,27 @@ def find_data(explicit: str | None) -> tuple[Path, bool]:
         return root / "clothing-small", False
     from kerasbench.data.demo import demo_folder
 
-    return demo_folder("clothing"), True
+    return demo_folder(make_demo_data), True
 
 
-def run_path(index, arguments, workdir: Path, cache) -> tuple[float, float, list]:
+def run_path(index, arguments, workdir: Path, cache, is_demo: bool
+             ) -> tuple[float, float, list]:
     """Every backbone's grid along one path; returns (wall seconds, CPU seconds, records).
 
     CPU seconds (this process, all threads) are reported beside wall time because on a
     shared machine other jobs stretch wall time unevenly between the two paths.
     """
     name = "cached" if cache is not None else "plain"
-    store = ResultsStore(workdir / name / "records")
+    store = RunStore(workdir / name / "records")
     records = []
     start, cpu_start = time.perf_counter(), time.process_time()
     for backbone in arguments.backbones:
         grid = FrozenBackboneGrid(
             index, backbone=backbone, weights=None, image_sizes=arguments.sizes,
             batch_sizes=arguments.batches, learning_rates=arguments.learning_rates,
-            epochs=arguments.epochs, seed=arguments.seed, store=store, feature_cache=cache,
-            fixed_config={"benchmark": "feature_cache"},
+            epochs=arguments.epochs, seed=arguments.seed, feature_cache=cache, demo=is_demo,
         )
-        outcome = run_grid(grid, directory=workdir / name / "tuner")
+        outcome = grid.run(store, directory=workdir / name / "tuner", progress=False)
         records.extend(outcome.records)
     return time.perf_counter() - start, time.process_time() - cpu_start, records
 
@@ -103,29 +103,29 @@ def main(argv=None) -> int:
         workdir = Path(workdir)
         # The cached path goes first, so it also pays the process's one-time warm-up.
         cache = FeatureCache(workdir / "features", verbose=False)
-        cached_seconds, cached_cpu, cached = run_path(index, arguments, workdir, cache)
-        extraction = sum(
-            record["durations"].get("feature_seconds", 0.0) for record in cached
-        )
+        cached_seconds, cached_cpu, cached = run_path(index, arguments, workdir, cache,
+                                                       is_demo)
+        extraction = sum(record.durations.get("feature_s", 0.0) for record in cached)
         print(f"cached features: {cached_seconds:.1f} s wall, {cached_cpu:.1f} s CPU (of which "
               f"computing features {extraction:.1f} s wall, {cache.misses} splits computed)",
               flush=True)
-        plain_seconds, plain_cpu, plain = run_path(index, arguments, workdir, None)
+        plain_seconds, plain_cpu, plain = run_path(index, arguments, workdir, None, is_demo)
         print(f"plain images:    {plain_seconds:.1f} s wall, {plain_cpu:.1f} s CPU", flush=True)
 
         table = []
         for fast, slow in zip(cached, plain):
             keys = ("backbone", "image_size", "batch_size", "learning_rate")
-            if [fast["config"][k] for k in keys] != [slow["config"][k] for k in keys]:
+            if [fast.config[k] for k in keys] != [slow.config[k] for k in keys]:
                 raise RuntimeError("the two paths ran their grids in different orders")
             table.append({
-                **{key: fast["config"][key] for key in keys},
-                "val_f1_cached": fast["metrics"]["validation"]["macro_f1"],
-                "val_f1_plain": slow["metrics"]["validation"]["macro_f1"],
-                "test_f1_cached": fast["metrics"]["test"]["macro_f1"],
-                "test_f1_plain": slow["metrics"]["test"]["macro_f1"],
-                "trial_s_cached": fast["durations"]["trial_seconds"],
-                "trial_s_plain": slow["durations"]["trial_seconds"],
+                **{key: fast.config[key] for key in keys},
+                "val_f1_cached": fast.metric("validation", "macro_f1"),
+                "val_f1_plain": slow.metric("validation", "macro_f1"),
+                "test_f1_cached": fast.metric("test", "macro_f1"),
+                "test_f1_plain": slow.metric("test", "macro_f1"),
+                "trial_s_cached": fast.durations["total_s"],
+                "trial_s_plain": slow.durations["total_s"],
+                "demo": is_demo,
             })
         table = pd.DataFrame(table)
         validation_gap = (table["val_f1_cached"] - table["val_f1_plain"]).abs().max()
@@ -137,7 +137,8 @@ def main(argv=None) -> int:
 
         if arguments.warm:
             warm_cache = FeatureCache(workdir / "features", verbose=False)
-            warm_seconds, _, _ = run_path(index, arguments, workdir / "warm", warm_cache)
+            warm_seconds, _, _ = run_path(index, arguments, workdir / "warm", warm_cache,
+                                          is_demo)
             print(f"cached features, warm cache (another run reusing the files): "
                   f"{warm_seconds:.1f} s, {plain_seconds / warm_seconds:.1f}x "
                   f"({warm_cache.hits} feature requests served from the cache, "
@@ -146,7 +147,10 @@ def main(argv=None) -> int:
     note = ("DEMO DATA (synthetic) - " if is_demo else "") + (
         f"{folder}, rows {rows}, random-init backbones; cached {cached_seconds:.1f} s, "
         f"plain {plain_seconds:.1f} s, {plain_seconds / cached_seconds:.1f}x")
-    save_table(table, Path(arguments.output), note=note, index=False)
+    output = Path(arguments.output)
+    write_csv_atomic(output.with_suffix(".csv"), table)
+    write_text_atomic(output.with_suffix(".md"),
+                      f"_{note}_\n\n{table.to_markdown(index=False)}\n")
     return 0 if validation_gap <= 1e-3 else 1
 
 

@@ -1,5 +1,5 @@
 """Head training on cached features: Keras ``fit`` on a host ``tf.data`` pipeline versus
-the device-resident loop (``kerasbench.device_loop``), in one process, on the same data.
+the device-resident loop (``kerasbench.engine.device_loop``), in one process, on the same data.
 
 Each path trains the clothing protocol's head (``Dense(classes)``, Adam, cross-entropy
 from logits) for every (batch size, learning rate) of the grid, with the same seeded row
@@ -28,10 +28,11 @@ sys.path.insert(0, str(REPO_ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from kerasbench.device_loop import fit_head_on_device  # noqa: E402
-from kerasbench.features import build_head_model, epoch_order, prepare_head  # noqa: E402
+from kerasbench.engine.device_loop import fit_head_on_device  # noqa: E402
+from kerasbench.engine.feature_models import build_head_model, prepare_head  # noqa: E402
+from kerasbench.engine.fitting import epoch_order, standard_callbacks  # noqa: E402
+from kerasbench.io import write_csv_atomic, write_text_atomic  # noqa: E402
 from kerasbench.performance import device_description  # noqa: E402
-from kerasbench.reports import save_table  # noqa: E402
 
 
 def synthetic_features(rows: Sequence[int], dimension: int, classes: int, seed: int):
@@ -49,7 +50,8 @@ def synthetic_features(rows: Sequence[int], dimension: int, classes: int, seed: 
 
 
 def keras_fit(model, features, labels, validation, *, epochs, batch_size, seed):
-    """The host pipeline: one tf.data dataset of the epochs' batches, one ``fit`` call."""
+    """The host pipeline: one tf.data dataset of the epochs' batches, one ``fit`` call,
+    with the same standard callbacks as the device loop."""
     import tensorflow as tf
 
     rows = len(labels)
@@ -62,7 +64,8 @@ def keras_fit(model, features, labels, validation, *, epochs, batch_size, seed):
     validation_dataset = tf.data.Dataset.from_tensor_slices(
         (validation[0], validation[1].astype("int32"))).batch(batch_size)
     fitted = model.fit(dataset, validation_data=validation_dataset, epochs=epochs,
-                       steps_per_epoch=-(-rows // batch_size), shuffle=False, verbose=0)
+                       steps_per_epoch=-(-rows // batch_size), shuffle=False, verbose=0,
+                       callbacks=standard_callbacks())
     return fitted.history
 
 
@@ -109,7 +112,7 @@ def main(argv=None) -> int:
                         batch_size=batch_size,
                         order_of_epoch=lambda epoch: epoch_order(arguments.rows, arguments.seed,
                                                                  epoch),
-                        validation=validation)
+                        validation=validation, callbacks=standard_callbacks())
                 seconds[name] = time.perf_counter() - start
                 totals[name] += seconds[name]
             loss_gap = max(abs(a - b) for a, b in zip(histories["keras fit"]["loss"],
@@ -126,8 +129,10 @@ def main(argv=None) -> int:
     print(table.round(5).to_markdown(index=False))
     print(f"keras fit {totals['keras fit']:.2f} s, device loop {totals['device loop']:.2f} s: "
           f"{ratio:.1f}x; largest per-epoch loss difference {largest_gap:.2e}", flush=True)
-    save_table(table, Path(arguments.output), index=False,
-               note=f"device: {device['kind']}: {device['name']}; ratio {ratio:.2f}x")
+    output = Path(arguments.output)
+    note = f"device: {device['kind']}: {device['name']}; ratio {ratio:.2f}x"
+    write_csv_atomic(output.with_suffix(".csv"), table)
+    write_text_atomic(output.with_suffix(".md"), f"_{note}_\n\n{table.to_markdown(index=False)}\n")
     return 0 if largest_gap <= 1e-3 else 1
 
 

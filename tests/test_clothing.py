@@ -1,11 +1,35 @@
-"""The clothing study: the paper's tables as data, table shapes, grid time, open-set answers."""
+"""The clothing study: the paper's tables as data, the verbs on the test profile, run
+identity and resumption, tables built from records, open-set answers, and the same numbers
+as before the refactor."""
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
+from kerasbench.errors import ConfigError
+from kerasbench.records import RunRecord, make_run_id
 from kerasbench.studies import clothing
-from kerasbench.studies.common import StudyContext
+from kerasbench.studies.base import check_study_module, start_study
+from kerasbench.studies.clothing.grid import usable_sizes
+from kerasbench.studies.clothing.tables import (
+    best_configurations,
+    comparison,
+    final_models,
+    grid_seconds,
+    grid_trials,
+    table_one,
+)
+
+PROFILE = Path(__file__).resolve().parents[1] / "notebooks" / "profiles" / "clothing"
+
+
+def test_the_study_exposes_every_verb():
+    check_study_module(clothing)
+    assert clothing.PROTOCOL_VERSION == "1"
+    assert clothing.make_demo_data.demo_name == "clothing"
 
 
 def test_paper_table_one_is_the_seed_table():
@@ -24,37 +48,74 @@ def test_paper_table_one_is_the_seed_table():
     assert (worst.loc[0.0001] < worst.loc[0.001]).all()
 
 
-def fake_record(backbone, size, batch, rate, f1, *, seconds=10.0, feature_seconds=4.0,
-                key="k"):
-    return {
-        "config_hash": f"{backbone}{size}{batch}{rate}",
-        "config": {"backbone": backbone, "image_size": size, "batch_size": batch,
-                   "learning_rate": rate, "feature_cache": True},
-        "metrics": {"validation": {"macro_f1": f1, "accuracy": f1},
-                    "test": {"macro_f1": f1 / 2, "accuracy": f1}},
-        "durations": {"trial_seconds": seconds, "feature_seconds": feature_seconds},
-        "features": {"train": {"key": f"{key}{size}", "compute_seconds": 30.0}},
-    }
+# --------------------------------------------------------------------------- configs
+
+
+def test_configs_plan_each_backbones_grid_then_its_final():
+    planned = clothing.configs(backbones=["xception", "squeezenet1_1"], image_sizes=[32, 72],
+                               batch_sizes=[8, 16], learning_rates=[0.01, 0.001],
+                               grid_epochs=1, final_epochs=2, weights=None, seed=3)
+    grid = [run for run in planned if run.experiment == "grid"]
+    finals = [run for run in planned if run.experiment == "final"]
+    # Xception's minimum input is 71 px: its grid has the 72 px size only.
+    assert len(grid) == 4 + 8 and [run.config["backbone"] for run in finals] == [
+        "xception", "squeezenet1_1"]
+    assert [(r.config["image_size"], r.config["batch_size"], r.config["learning_rate"])
+            for r in grid[4:7]] == [(32, 8, 0.01), (32, 8, 0.001), (32, 16, 0.01)]
+    assert finals[0].config["image_size"] is None and finals[0].config["epochs"] == 2
+    assert "performance" not in grid[0].config and grid[0].config["stage"] == "grid"
+    assert clothing.configs()[0].config["weights"] == "imagenet"  # the paper's by default
+    assert len(clothing.configs()) == 4 * 27 + 4
+
+
+def test_configs_refuse_bad_settings():
+    with pytest.raises(ConfigError, match="backbones"):
+        clothing.configs(backbones=[])
+    with pytest.raises(ConfigError, match="no image size"):
+        clothing.configs(backbones=["xception"], image_sizes=[32])
+    with pytest.raises(ConfigError, match="twice"):
+        clothing.configs(backbones=["squeezenet1_1"], batch_sizes=[8, 8])
+    with pytest.raises(ConfigError, match="interpolation"):
+        clothing.configs(backbones=["squeezenet1_1"], interpolation="cubic")
+    with pytest.raises(ConfigError, match="grid_epochs"):
+        clothing.configs(backbones=["squeezenet1_1"], grid_epochs=0)
+
+
+def test_sizes_below_a_backbones_minimum_are_left_out():
+    assert usable_sizes("xception", [32, 48, 72]) == ([72], [32, 48])
+    assert usable_sizes("densenet201", [32, 48]) == ([32, 48], [])
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def record(experiment, backbone, size, batch, rate, f1, *, seconds=10.0, feature_seconds=4.0,
+           extra=None, **durations):
+    config = {"stage": experiment, "backbone": backbone, "image_size": size,
+              "batch_size": batch, "learning_rate": rate, "feature_cache": True}
+    return RunRecord(
+        study="clothing", experiment=experiment, config=config, dataset_fingerprint="data",
+        protocol_version="1",
+        metrics={"validation": {"macro_f1": f1, "accuracy": f1},
+                 "test": {"macro_f1": f1 / 2, "accuracy": f1, "macro_precision": 0.5,
+                          "macro_recall": 0.4}},
+        durations={"total_s": seconds, "feature_s": feature_seconds, **durations},
+        extra=extra or {"features": {"train": {"key": f"k{size}", "compute_seconds": 30.0}},
+                        "parameters": {"total": 20_881_970, "head": 20_490}},
+    )
 
 
 @pytest.fixture
-def grid_run():
+def grid_records():
     sizes, batches, rates = [300, 400], [32, 48], [0.01, 0.001]
-    records = {}
-    for offset, backbone in enumerate(["xception", "squeezenet1_1"]):
-        records[backbone] = [
-            fake_record(backbone, size, batch, rate, 0.5 + 0.01 * index + offset / 10)
+    return [record("grid", backbone, size, batch, rate, 0.5 + 0.01 * index + offset / 10)
+            for offset, backbone in enumerate(["xception", "squeezenet1_1"])
             for index, (size, batch, rate) in enumerate(
-                (s, b, r) for s in sizes for b in batches for r in rates)
-        ]
-    return clothing.GridRun(records=records, outcomes={},
-                            image_sizes={b: sizes for b in records},
-                            skipped_sizes={b: [] for b in records})
+                (s, b, r) for s in sizes for b in batches for r in rates)]
 
 
-def test_table_one_shape(grid_run):
-    table = clothing.table_one(grid_run, image_sizes=[300, 400], batch_sizes=[32, 48],
-                               learning_rates=[0.01, 0.001])
+def test_table_one_shape(grid_records):
+    table = table_one(grid_records)
     assert table.shape == (8, 3)  # xception with the paper beside it, squeezenet alone
     assert list(table.columns) == ["Xception F1 % (this run)", "Xception F1 % (paper)",
                                    "squeezenet1_1 F1 % (this run)"]
@@ -63,32 +124,53 @@ def test_table_one_shape(grid_run):
     assert table.index.names == ["image_size", "batch_size", "learning_rate"]
 
 
-def test_table_one_leaves_sizes_a_backbone_skipped_empty(grid_run):
-    table = clothing.table_one(grid_run, image_sizes=[32, 300, 400], batch_sizes=[32, 48],
-                               learning_rates=[0.01, 0.001])
+def test_table_one_leaves_sizes_a_backbone_skipped_empty(grid_records):
+    extra = [record("grid", "squeezenet1_1", 32, batch, rate, 0.3)
+             for batch in (32, 48) for rate in (0.01, 0.001)]
+    table = table_one(extra + grid_records)
     assert table.shape == (12, 3)
     assert table.loc[32, "Xception F1 % (this run)"].isna().all()
+    assert (table.loc[32, "squeezenet1_1 F1 % (this run)"] == 30.0).all()
 
 
-def test_best_configuration_is_by_validation_f1_first_on_ties(grid_run):
-    records = grid_run.records["xception"]
-    for record in records:
-        record["metrics"]["validation"]["macro_f1"] = 0.7
-    records[0]["metrics"]["test"]["macro_f1"] = 0.1  # the test split must not matter
-    best = clothing.best_configurations(grid_run)
+def test_best_configuration_is_by_validation_f1_first_on_ties(grid_records):
+    for item in grid_records[:8]:
+        item.metrics["validation"]["macro_f1"] = 0.7
+    grid_records[0].metrics["test"]["macro_f1"] = 0.1  # the test split must not matter
+    best = best_configurations(grid_records)
     assert best.loc["xception", ["image_size", "batch_size", "learning_rate"]].tolist() == [
         300, 32, 0.01]
+    assert clothing.best_grid_record(grid_records[:8]) is grid_records[0]
 
 
-def test_grid_seconds_counts_each_feature_file_once(grid_run):
-    records = grid_run.records["xception"]
-    # 8 trials x (10 - 4) s of head work + 2 feature files (one per size) x 30 s.
-    assert clothing.grid_seconds(records) == pytest.approx(8 * 6 + 2 * 30)
+def test_grid_seconds_counts_each_feature_file_once(grid_records):
+    # 8 runs x (10 - 4) s of head work + 2 feature files (one per size) x 30 s.
+    assert grid_seconds(grid_records[:8]) == pytest.approx(8 * 6 + 2 * 30)
 
 
-def test_sizes_below_a_backbones_minimum_are_left_out():
-    assert clothing._sizes_for("xception", [32, 48, 72]) == ([72], [32, 48])
-    assert clothing._sizes_for("densenet201", [32, 48]) == ([32, 48], [])
+def test_comparison_and_final_tables(grid_records):
+    finals = [record("final", "xception", 400, 48, 0.01, 0.9, final_training_s=12.0),
+              record("final", "squeezenet1_1", 300, 32, 0.01, 0.9, final_training_s=12.0)]
+    finals[0].metrics["test"]["macro_f1"] = 0.45
+    records = grid_records + finals
+    compared = comparison(records, note="demo")
+    assert compared.shape == (12, 3)
+    assert list(compared.columns) == ["paper", "this run", "difference"]
+    row = compared.loc[("Xception", "F1 %")]
+    assert row["paper"] == 91.10 and row["this run"] == 45.0
+    assert row["difference"] == pytest.approx(45.0 - 91.10)
+    assert compared.loc[("Xception", "total parameters"), "difference"] == 0
+    assert compared.loc[("Xception", "grid search s"), "this run"] == 108.0
+    assert pd.isna(compared.loc[("squeezenet1_1", "F1 %"), "paper"])
+    table = final_models(records)
+    assert list(table.columns) == ["Xception", "squeezenet1_1"]
+    assert table.loc["total parameters", "Xception"] == 20_881_970
+    assert table.loc["best (size, batch, lr)", "Xception"] == "(400, 48, 0.01)"
+    trials = grid_trials(records)
+    assert len(trials) == 16 and "demo" in trials.columns and not trials["demo"].any()
+
+
+# --------------------------------------------------------------------------- open set
 
 
 def test_open_set_answers():
@@ -125,62 +207,149 @@ def test_demo_ood_photos_and_predictions(tmp_path):
         clothing.predict_folder(model, tmp_path / "absent", image_size=32, class_names=names)
 
 
-def test_comparison_and_final_tables():
-    record = {
-        "metrics": {"test": {"macro_precision": 0.5, "macro_recall": 0.4, "macro_f1": 0.45,
-                             "accuracy": 0.5}},
-        "parameters": {"total": 20_881_970},
-        "durations": {"final_training_seconds": 12.0},
-        "config": {"batch_size": 32, "learning_rate": 0.01},
-    }
-    finals = {"xception": clothing.FinalModel("xception", record, None, 80, 100.0),
-              "squeezenet1_1": clothing.FinalModel("squeezenet1_1", record, None, 64, 50.0)}
-    comparison = clothing.comparison_table(finals, note="demo")
-    assert comparison.shape == (12, 3)
-    assert list(comparison.columns) == ["paper", "this run", "difference"]
-    row = comparison.loc[("Xception", "F1 %")]
-    assert row["paper"] == 91.10 and row["this run"] == 45.0
-    assert row["difference"] == pytest.approx(45.0 - 91.10)
-    assert comparison.loc[("Xception", "total parameters"), "difference"] == 0
-    assert pd.isna(comparison.loc[("squeezenet1_1", "F1 %"), "paper"])
-    table = clothing.final_table(finals)
-    assert list(table.columns) == ["Xception", "squeezenet1_1"]
-    assert table.loc["total parameters", "Xception"] == 20_881_970
+# --------------------------------------------------------------------------- the verbs
 
 
-def test_study_end_to_end_on_tiny_demo_data(tmp_path):
-    """Grid, resume, final model and out-of-distribution answers on a tiny demo set."""
-    from kerasbench.data.demo import make_clothing
-    from kerasbench.data.index import index_folder
+def start(tmp_path, monkeypatch, *, seed, demo_options, profile="test"):
+    monkeypatch.setenv("KERASBENCH_DEMO_DIR", str(tmp_path / "demo"))
+    return start_study("clothing", profile=profile, output_dir=tmp_path / "out", data_dir=None,
+                       demo_generator=clothing.make_demo_data, seed=seed,
+                       demo_options=demo_options)
 
-    data = make_clothing(tmp_path / "clothing", per_class=(4, 2, 2), image_size=32)
-    index = index_folder(data)
-    context = StudyContext(study="clothing", profile="test", output_dir=tmp_path / "out",
-                           data_dir=data, is_demo=True, data_description="demo", seed=3)
-    settings = {"backbones": ["squeezenet1_1"], "image_sizes": [32], "batch_sizes": [4, 8],
-                "learning_rates": [0.01], "epochs": 1, "weights": None, "seed": 3,
-                "verbose": False}
-    grid = clothing.run_grids(context, index, **settings)
-    assert len(grid.records["squeezenet1_1"]) == 2
-    # every row says which performance policy produced it (CPU: float32, no XLA)
-    assert grid.records["squeezenet1_1"][0]["performance"]["compute_dtype"] == "float32"
-    again = clothing.run_grids(context, index, **settings)
-    assert len(again.outcomes["squeezenet1_1"].computed) == 0  # all recorded already
 
-    finals = clothing.train_finals(context, index, grid, final_epochs=2, weights=None, seed=3,
-                                   verbose=False)
-    final = finals["squeezenet1_1"]
-    assert final.record["config"]["epochs"] == 2 and final.record["config"]["stage"] == "final"
-    assert final.record["parameters"]["total"] == 722_496 + 5130
-    assert len(final.record["history"]["val_loss"]) == 2
-    assert final.record["performance"]["jit_compile"] is False
-    # A rerun puts the saved head back instead of training again, with the same answers.
-    reloaded = clothing.train_finals(context, index, grid, final_epochs=2, weights=None,
-                                     seed=3, verbose=False)["squeezenet1_1"]
-    assert not reloaded.retrained
+def test_verbs_on_the_test_profile(tmp_path, monkeypatch):
+    """Every verb on the test profile's settings (on a smaller demo set), then a rerun
+    that trains nothing, then a lost final head that is trained again identically."""
+    settings = yaml.safe_load((PROFILE / "test.yaml").read_text())
+    context = start(tmp_path, monkeypatch, seed=settings["seed"],
+                    demo_options={"per_class": (6, 2, 2), "image_size": 32})
+    assert context.is_demo and "DEMO" in context.note
+    data = clothing.load_data(context, max_per_class=settings["max_per_class"])
+    assert data.counts().loc["total", "total"] == 10 * (6 + 2 + 2)
+    planned = clothing.configs(
+        backbones=settings["backbones"], image_sizes=settings["image_sizes"],
+        batch_sizes=settings["batch_sizes"], learning_rates=settings["learning_rates"],
+        grid_epochs=settings["grid_epochs"], final_epochs=settings["final_epochs"],
+        weights=settings["weights"], seed=settings["seed"],
+        feature_cache=settings["feature_cache"], interpolation=settings["interpolation"])
+    assert [run.experiment for run in planned] == ["grid"] * 4 + ["final"]
+    lines = []
+    records = clothing.run(context, data, planned, progress=lines.append)
+    assert len(records) == 5 and len(lines) == 5
+    assert all(isinstance(r, RunRecord) and r.finished and r.demo for r in records)
+    for item, run in zip(records[:4], planned[:4]):
+        assert item.run_id == make_run_id(run.config, data.fingerprint(), "1")
+    assert context.store("grid").validate() == 4 and context.store("final").validate() == 1
+    grid_best = clothing.best_grid_record(records[:4])
+    final = records[4]
+    assert final.experiment == "final" and final.config["epochs"] == settings["final_epochs"]
+    assert final.config["image_size"] == grid_best.config["image_size"]
+    assert final.config["batch_size"] == grid_best.config["batch_size"]
+    assert final.extra["parameters"]["total"] == 722_496 + 5130
+    assert len(final.history["val_loss"]) == settings["final_epochs"]
+    assert final.policy["jit_compile"] is False and final.policy["compute_dtype"] == "float32"
+    assert final.durations["final_training_s"] >= final.durations["train_s"]
+    assert {"feature_s", "train_s", "evaluate_s", "total_s"} <= set(records[0].durations)
+
+    again = []
+    rerun = clothing.run(context, data, planned, progress=again.append)
+    assert all("already finished" in line for line in again)
+    assert [(r.run_id, r.created_at) for r in rerun] == [(r.run_id, r.created_at)
+                                                         for r in records]
+
+    made = clothing.tables(records, context)
+    assert made["grid_trials"]["demo"].all() and len(made["grid_trials"]) == 4
+    assert made["table_1_grid_f1"].shape == (4, 1)
+    assert list(made["final_models"].columns) == ["squeezenet1_1"]
+    for name in ("grid_trials", "table_1_grid_f1", "final_models", "parameters"):
+        assert pd.read_csv(context.table(f"{name}.csv"))["demo"].all()
+        assert "DEMO" in context.table(f"{name}.md").read_text()
+    figures = clothing.figures(records, context)
+    assert {"parameters_pie", "test_f1_bar", "confusion_squeezenet1_1"} <= set(figures)
+    assert all(path.exists() for path in figures.values())
+    comparison = clothing.compare_with_paper(records, context)
+    assert isinstance(comparison, pd.DataFrame) and comparison.shape == (6, 3)
+    assert pd.read_csv(context.table("comparison_with_paper.csv"))["demo"].all()
+
     folder = clothing.demo_ood_folder(tmp_path / "ood")
-    first = clothing.ood_table(finals, folder, class_names=index.class_names, threshold=0.0)
-    second = clothing.ood_table({"squeezenet1_1": reloaded}, folder,
-                                class_names=index.class_names, threshold=0.0)
-    pd.testing.assert_frame_equal(first, second)
+    first = clothing.ood_table(records, context, folder, threshold=0.0)
     assert "unknown" not in set(first["squeezenet1_1 answer"])
+    assert clothing.ood_figure(context, folder, first).exists()
+    # A lost head: the final model is trained again (deterministically), nothing else.
+    (context.output_dir / "models" / f"{final.run_id}-head.npz").unlink()
+    lines = []
+    retrained = clothing.run(context, data, planned, progress=lines.append)
+    assert [("already finished" in line) for line in lines] == [True] * 4 + [False]
+    assert retrained[4].run_id == final.run_id
+    second = clothing.ood_table(retrained, context, folder, threshold=0.0, save=False)
+    pd.testing.assert_frame_equal(first, second)
+
+
+# --------------------------------------------------------------------------- parity
+
+# Recorded from 98fb060, before the refactor (/work/baseline/capture.py, study clothing):
+# demo data per_class (4, 2, 2) at 32 px, squeezenet1_1 with random weights (seed 1), 32 px,
+# batch 8, lr 0.01, 2 epochs; train_probe on cached features and on images, and the
+# one-point grid both ways, all gave these same numbers.
+BASELINE_HISTORY = {
+    "loss": [2.318314790725708, 2.3012259006500244],
+    "accuracy": [0.10000000149011612, 0.10000000149011612],
+    "val_loss": [2.3029682636260986, 2.305644989013672],
+    "val_accuracy": [0.10000000149011612, 0.05000000074505806],
+}
+BASELINE_METRICS = {
+    "validation": {"loss": 2.3056450466553633, "accuracy": 0.05,
+                   "macro_f1": 0.011764705882352941, "macro_precision": 0.006666666666666666},
+    "test": {"loss": 2.30418548480415, "accuracy": 0.1, "macro_f1": 0.02222222222222222,
+             "macro_precision": 0.0125},
+}
+BASELINE_TEST_PROBABILITIES_ROW_0 = [
+    0.10975303686436055, 0.11090497211244574, 0.09405236769306591, 0.08744720363599998,
+    0.09546476511149393, 0.10763865335824795, 0.1008882083810363, 0.11276194705909748,
+    0.08184271979045044, 0.0992461259938018]
+BASELINE_FEATURE_STD = {"train": 0.008210971020162106, "validation": 0.008379940874874592,
+                        "test": 0.008074679411947727}
+BASELINE_PARAMETERS = {"feature_dim": 512, "head": 5130, "non_trainable": 722496,
+                       "total": 727626, "trainable": 5130}
+
+
+def assert_baseline(metrics, history):
+    for name, values in BASELINE_HISTORY.items():
+        np.testing.assert_allclose(history[name], values, rtol=1e-6, err_msg=name)
+    for split, expected in BASELINE_METRICS.items():
+        for name, value in expected.items():
+            np.testing.assert_allclose(metrics[split][name], value, rtol=1e-6,
+                                       err_msg=f"{split} {name}")
+
+
+def test_same_numbers_as_before_the_refactor(tmp_path, monkeypatch):
+    from kerasbench.engine.feature_cache import FeatureCache
+    from kerasbench.engine.probe import train_probe
+
+    context = start(tmp_path, monkeypatch, seed=1, profile="baseline",
+                    demo_options={"per_class": (4, 2, 2), "image_size": 32})
+    data = clothing.load_data(context)
+    frames = {split: data.split(split) for split in ("train", "validation", "test")}
+    probe = dict(backbone="squeezenet1_1", weights=None, image_size=32, batch_size=8,
+                 learning_rate=0.01, epochs=2, seed=1, evaluate=("validation", "test"),
+                 validation_each_epoch=True, interpolation="bilinear",
+                 evaluation_batch_size=64, performance=None)
+    cached = train_probe(frames, data.class_names,
+                         cache=FeatureCache(tmp_path / "probe_cache", verbose=False), **probe)
+    plain = train_probe(frames, data.class_names, cache=None, **probe)
+    for result in (cached, plain):
+        assert_baseline(result.metrics, result.history)
+        np.testing.assert_allclose(result.predictions["test"].probabilities[0],
+                                   BASELINE_TEST_PROBABILITIES_ROW_0, rtol=1e-6)
+    assert cached.parameters == BASELINE_PARAMETERS
+    for split, value in BASELINE_FEATURE_STD.items():
+        np.testing.assert_allclose(cached.extra["features"][split]["std"], value, rtol=1e-6)
+    for feature_cache in (True, False):
+        planned = clothing.configs(backbones=["squeezenet1_1"], image_sizes=[32],
+                                   batch_sizes=[8], learning_rates=[0.01], grid_epochs=2,
+                                   final_epochs=2, weights=None, seed=1,
+                                   feature_cache=feature_cache)
+        (grid,) = clothing.run(context, data, [run for run in planned
+                                                if run.experiment == "grid"], progress=False)
+        assert grid.config["feature_cache"] is feature_cache
+        assert_baseline(grid.metrics, grid.history)

@@ -1,19 +1,16 @@
 """The device-resident head loop computes what Keras's fit computes, and the feature cache's
 performance policy (precision in the key, recorded in rows, float32 on a CPU)."""
 
+import keras
 import numpy as np
 import pytest
 
-from kerasbench.device_loop import fit_head_on_device
-from kerasbench.features import (
-    FeatureCache,
-    build_head_model,
-    compile_head,
-    epoch_order,
-    feature_key_inputs,
-    feature_policy,
-    train_probe,
-)
+from kerasbench.engine.device_loop import fit_head_on_device
+from kerasbench.engine.feature_cache import FeatureCache
+from kerasbench.engine.feature_keys import feature_key_inputs, feature_policy
+from kerasbench.engine.feature_models import build_head_model, compile_head
+from kerasbench.engine.fitting import EpochTimer, epoch_order, standard_callbacks
+from kerasbench.engine.probe import train_probe
 
 ROWS, DIM, CLASSES = 37, 12, 4  # 37 rows: every batch size below leaves a short last batch
 
@@ -28,7 +25,8 @@ def data():
     return features, labels, validation
 
 
-def keras_fit_history(features, labels, validation, *, epochs, batch_size, seed):
+def keras_fit_history(features, labels, validation, *, epochs, batch_size, seed,
+                      callbacks=()):
     """The reference: Keras's fit over the same per-epoch row orders."""
     import tensorflow as tf
 
@@ -42,7 +40,8 @@ def keras_fit_history(features, labels, validation, *, epochs, batch_size, seed)
         dataset = dataset.concatenate(more)
     history = model.fit(dataset, epochs=epochs, steps_per_epoch=-(-ROWS // batch_size),
                         validation_data=(validation[0], validation[1].astype("int32")),
-                        validation_batch_size=len(validation[1]), shuffle=False, verbose=0)
+                        validation_batch_size=len(validation[1]), shuffle=False, verbose=0,
+                        callbacks=list(callbacks))
     return model, history.history
 
 
@@ -63,6 +62,73 @@ def test_device_loop_equals_keras_fit(data, batch_size):
     for ours, theirs in zip(model.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
     assert all(seconds > 0 for seconds in history["epoch_seconds"])
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Records every callback call and its logs; stops training after ``epochs`` epochs."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs, self.calls = epochs, []
+
+    def on_train_begin(self, logs=None):
+        self.calls.append(("train_begin", None))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.calls.append(("epoch_begin", epoch))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.calls.append(("epoch_end", epoch, {k: v for k, v in logs.items()
+                                                if k != "epoch_seconds"}))
+        if epoch + 1 >= self.epochs:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        self.calls.append(("train_end", None))
+
+
+def test_device_loop_runs_the_callbacks_as_keras_fit_does(data):
+    """Extra callbacks see the same calls and logs, and stopping works the same way."""
+    features, labels, validation = data
+    theirs = StopAfter(2)
+    _, expected = keras_fit_history(features, labels, validation, epochs=5, batch_size=8,
+                                    seed=5, callbacks=[theirs])
+    ours = StopAfter(2)
+    model = build_head_model(DIM, CLASSES, seed=3)
+    compile_head(model, 0.05)
+    history = fit_head_on_device(model, features, labels, epochs=5, batch_size=8,
+                                 order_of_epoch=lambda epoch: epoch_order(ROWS, 5, epoch),
+                                 validation=validation,
+                                 callbacks=standard_callbacks(extra=[ours]))
+    assert len(history["loss"]) == len(expected["loss"]) == 2
+    assert [call[:2] for call in ours.calls] == [call[:2] for call in theirs.calls]
+    for mine, reference in zip(ours.calls, theirs.calls):
+        if mine[0] == "epoch_end":
+            assert set(mine[2]) == set(reference[2])
+            for name, value in reference[2].items():
+                np.testing.assert_allclose(mine[2][name], value, rtol=1e-5, atol=1e-6)
+    assert len(history["epoch_seconds"]) == 2  # the standard EpochTimer ran
+    assert any(isinstance(callback, EpochTimer) for callback in standard_callbacks())
+
+
+def test_device_loop_early_stopping_equals_keras_fit(data):
+    """The standard early stopping (restoring the best weights) stops at the same epoch
+    with the same weights as under Keras's fit."""
+    features, labels, validation = data
+    settings = {"monitor": "val_loss", "patience": 1, "restore_best_weights": True}
+    reference, expected = keras_fit_history(
+        features, labels, validation, epochs=30, batch_size=4, seed=5,
+        callbacks=[keras.callbacks.EarlyStopping(**settings)])
+    model = build_head_model(DIM, CLASSES, seed=3)
+    compile_head(model, 0.05)
+    history = fit_head_on_device(model, features, labels, epochs=30, batch_size=4,
+                                 order_of_epoch=lambda epoch: epoch_order(ROWS, 5, epoch),
+                                 validation=validation,
+                                 callbacks=standard_callbacks(early_stopping=settings))
+    assert len(history["val_loss"]) == len(expected["val_loss"]) < 30  # it stopped early
+    np.testing.assert_allclose(history["val_loss"], expected["val_loss"], rtol=1e-5, atol=1e-6)
+    for ours, theirs in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
 def test_device_loop_without_validation_and_bad_input(data):
@@ -88,10 +154,10 @@ BACKBONE, SIZE = "squeezenet1_1", 32
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    from kerasbench.data.demo import make_clothing
     from kerasbench.data.index import index_folder
+    from kerasbench.studies.clothing import make_demo_data
 
-    root = make_clothing(tmp_path_factory.mktemp("data") / "clothing", per_class=(3, 2, 2),
+    root = make_demo_data(tmp_path_factory.mktemp("data") / "clothing", per_class=(3, 2, 2),
                          image_size=32)
     return index_folder(root)
 

@@ -5,16 +5,14 @@ import os
 import numpy as np
 import pytest
 
-from kerasbench.features import (
-    FeatureCache,
-    backbone_parameter_count,
-    build_head_model,
-    epoch_order,
-    feature_key,
-    feature_key_inputs,
-    prepare_head,
-    train_probe,
-)
+from kerasbench.engine.execute import TrainResult
+from kerasbench.engine.feature_cache import FeatureCache
+from kerasbench.engine.feature_keys import feature_key, feature_key_inputs
+from kerasbench.engine.feature_models import build_head_model, prepare_head
+from kerasbench.engine.fitting import epoch_order
+from kerasbench.engine.probe import ProbeResult, backbone_parameter_count, train_probe
+from kerasbench.store import RunStore
+from kerasbench.studies.clothing import FrozenBackboneGrid, make_demo_data
 
 BACKBONE = "squeezenet1_1"  # the smallest registry backbone: fast on CPU
 SIZE = 32
@@ -22,10 +20,9 @@ SIZE = 32
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
-    from kerasbench.data.demo import make_clothing
     from kerasbench.data.index import index_folder
 
-    root = make_clothing(tmp_path_factory.mktemp("data") / "clothing", per_class=(4, 2, 2),
+    root = make_demo_data(tmp_path_factory.mktemp("data") / "clothing", per_class=(4, 2, 2),
                          image_size=32)
     return index_folder(root)
 
@@ -151,31 +148,46 @@ def test_reset_head_equals_a_fresh_head(index, tmp_path):
                                   fresh.predictions["test"].probabilities)
 
 
-def test_cached_and_plain_grids_agree(index, tmp_path):
-    from kerasbench.grid import FrozenBackboneGrid, run_grid
-    from kerasbench.results import ResultsStore
+def test_probe_result_is_a_train_result(index, tmp_path):
+    frames = frames_of(index)
+    result = train_probe(frames, index.class_names, backbone=BACKBONE, weights=None,
+                         image_size=SIZE, batch_size=4, learning_rate=0.01, epochs=1, seed=1,
+                         cache=FeatureCache(tmp_path / "cache", verbose=False))
+    assert isinstance(result, ProbeResult) and isinstance(result, TrainResult)
+    assert set(result.durations) >= {"feature_s", "build_s", "train_s",
+                                     "evaluate_validation_s", "evaluate_test_s",
+                                     "evaluate_s", "total_s"}
+    assert result.extra["parameters"] == result.parameters
+    assert result.extra["class_names"] == list(index.class_names)
 
-    store = ResultsStore(tmp_path / "records")
+
+def grid_of(index, cache, **changes):
+    settings = {"backbone": BACKBONE, "weights": None, "image_sizes": [SIZE],
+                "batch_sizes": [4, 8], "learning_rates": [0.01, 0.001], "epochs": 2,
+                "seed": 5, "feature_cache": cache}
+    settings.update(changes)
+    return FrozenBackboneGrid(index, **settings)
+
+
+def test_cached_and_plain_grids_agree(index, tmp_path):
+    store = RunStore(tmp_path / "records")
     outcomes = {}
     for name, cache in (("cached", FeatureCache(tmp_path / "cache", verbose=False)),
                         ("plain", None)):
-        grid = FrozenBackboneGrid(
-            index, backbone=BACKBONE, weights=None, image_sizes=[SIZE], batch_sizes=[4, 8],
-            learning_rates=[0.01, 0.001], epochs=2, seed=5, store=store, feature_cache=cache,
-        )
-        outcomes[name] = run_grid(grid, directory=tmp_path / "tuner")
+        outcomes[name] = grid_of(index, cache).run(store, progress=False)
     assert len(store) == 8  # feature_cache on/off is part of every config
     for fast, slow in zip(outcomes["cached"].records, outcomes["plain"].records):
-        assert fast["config"]["feature_cache"] and not slow["config"]["feature_cache"]
-        # No switches asked for: the config (and its hash) carries no performance key.
-        assert "performance" not in fast["config"] and "performance" not in slow["config"]
+        assert fast.config["feature_cache"] and not slow.config["feature_cache"]
+        # No switches asked for: the config (and its run_id) carries no performance key.
+        assert "performance" not in fast.config and "performance" not in slow.config
         for split in ("validation", "test"):
-            assert abs(fast["metrics"][split]["macro_f1"]
-                       - slow["metrics"][split]["macro_f1"]) <= 1e-3
-        np.testing.assert_allclose(fast["history"]["loss"], slow["history"]["loss"], rtol=1e-4)
-        assert fast["parameters"]["total"] == slow["parameters"]["total"]
-        assert set(fast["durations"]) >= {"trial_seconds", "training_seconds",
-                                          "feature_seconds", "validation_seconds"}
+            assert abs(fast.metric(split, "macro_f1") - slow.metric(split, "macro_f1")) <= 1e-3
+        np.testing.assert_allclose(fast.history["loss"], slow.history["loss"], rtol=1e-4)
+        assert fast.extra["parameters"]["total"] == slow.extra["parameters"]["total"]
+        assert set(fast.durations) >= {"total_s", "train_s", "feature_s", "build_s",
+                                       "evaluate_validation_s"}
+        assert fast.policy["head_training"] == "device loop"
+        assert slow.policy["head_training"] == "keras fit on images"
 
 
 def test_full_model_parameters_match_the_paper_head():
@@ -188,30 +200,25 @@ class SimulatedKill(BaseException):
 
 
 def test_frozen_grid_resumes_after_interruption(index, tmp_path):
-    from kerasbench.grid import FrozenBackboneGrid, run_grid
-    from kerasbench.results import ResultsStore
+    store = RunStore(tmp_path / "records")
+    grid = grid_of(index, FeatureCache(tmp_path / "cache", verbose=False), epochs=1)
+    train = grid.work
 
-    store = ResultsStore(tmp_path / "records")
-    settings = {"backbone": BACKBONE, "weights": None, "image_sizes": [SIZE],
-                "batch_sizes": [4, 8], "learning_rates": [0.01, 0.001], "epochs": 1, "seed": 5,
-                "store": store}
-
-    def kill_after_two(record):
-        if len(store) == 2:
+    def kill_after_two(spec, point):
+        if len(store.records()) == 2:
             raise SimulatedKill()
+        return train(spec, point)
 
+    grid.work = kill_after_two
     with pytest.raises(SimulatedKill):
-        run_grid(FrozenBackboneGrid(index, feature_cache=FeatureCache(tmp_path / "cache"),
-                                    on_record=kill_after_two, **settings),
-                 directory=tmp_path / "tuner")
-    finished = {record["config_hash"]: record["finished_at"] for record in store.records()}
+        grid.run(store, progress=False)
+    finished = {record.run_id: record.created_at for record in store.records()}
     assert len(finished) == 2
     cache = FeatureCache(tmp_path / "cache", verbose=False)
-    outcome = run_grid(FrozenBackboneGrid(index, feature_cache=cache, **settings),
-                       directory=tmp_path / "tuner")
-    assert len(outcome.records) == 4 and len(store) == 4
+    outcome = grid_of(index, cache, epochs=1).run(store, progress=False)
+    assert len(outcome.records) == 4 and len(store.records()) == 4
     assert len(outcome.computed) == 2 and not set(outcome.computed) & set(finished)
     assert cache.misses == 0  # the features computed before the interruption were reused
     for record in outcome.records:
-        if record["config_hash"] in finished:
-            assert record["finished_at"] == finished[record["config_hash"]]
+        if record.run_id in finished:
+            assert record.created_at == finished[record.run_id]

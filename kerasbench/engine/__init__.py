@@ -47,6 +47,7 @@ from kerasbench.engine.fitting import (
     fit_model,
     standard_callbacks,
 )
+from kerasbench.engine.grid import GridTrialError, run_grid
 from kerasbench.engine.progress import Progress
 
 __all__ = [
@@ -55,5 +56,5 @@ __all__ = [
     "epoch_order", "evaluate_splits", "execute", "execute_group", "fit_epochs", "fit_model",
     "outputs_to_probabilities", "predict_frame", "probabilities_to_labels", "resolve_config",
     "run_classification", "run_each", "split_metrics", "standard_callbacks",
-    "train_classifier",
+    "train_classifier", "GridTrialError", "run_grid",
 ]

@@ -6,12 +6,11 @@ and processes."""
 from __future__ import annotations
 
 import collections
-import hashlib
+import datetime as _datetime
 import json
 import os
 import time
-import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from kerasbench.engine.feature_keys import (
-    FEATURE_FORMAT_VERSION,
     _compute_settings,
     _hash,
     feature_key,
@@ -27,10 +25,11 @@ from kerasbench.engine.feature_keys import (
     feature_policy,
     weights_descriptor,
 )
-from kerasbench.engine.feature_models import build_extractor
+from kerasbench.engine.feature_models import build_extractor, ordered_outputs
 from kerasbench.io import canonical_json, write_json_atomic, write_npz_atomic
 
 
+@dataclass
 class SplitFeatures:
     """Pooled features of one split, row ``i`` being row ``i`` of the split's frame."""
 

@@ -8,17 +8,11 @@ lists exactly these, so a cache entry is never served for anything else.
 
 from __future__ import annotations
 
-import collections
 import hashlib
-import json
 import os
-import time
-import weakref
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from kerasbench.io import canonical_json

@@ -3,15 +3,8 @@ seeded head, the full classifier, and the one ordered forward pass over a frame.
 
 from __future__ import annotations
 
-import collections
-import hashlib
-import json
-import os
 import time
 import weakref
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

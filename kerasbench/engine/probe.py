@@ -14,15 +14,9 @@ pass, so their scores agree (to float round-off).
 
 from __future__ import annotations
 
-import collections
-import hashlib
-import json
-import os
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

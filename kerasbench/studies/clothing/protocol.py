@@ -1,0 +1,190 @@
+"""The protocol: which runs it asks for (:func:`configs`) and running them (:func:`run`).
+
+Each backbone (EfficientNetB6, EfficientNetB7, DenseNet201, Xception; any registry name
+works) is frozen, called with ``training=False``, followed by GlobalAveragePooling2D and a
+``Dense(10)`` of logits, trained with Adam on sparse categorical cross-entropy from logits
+(the same loss as the paper's categorical one on one-hot labels), without augmentation.
+
+- experiment ``grid``: image size x batch size x learning rate (the paper: {300, 400,
+  500} x {32, 48, 64} x {0.01, 0.001, 0.0001}, 2 epochs each), one run per point,
+  through KerasTuner's grid search (:mod:`kerasbench.studies.clothing.grid`);
+- experiment ``final``: per backbone, the best grid configuration by VALIDATION macro F1
+  retrained for the final epochs (the paper: 5) and reported on test
+  (:mod:`kerasbench.studies.clothing.finals`).
+
+With ``feature_cache=True`` the pooled features of each (backbone, weights, image size,
+split) are computed once and every run trains its head on them; ``False`` fits the whole
+frozen model on images in every run, as the paper did. Both give the same scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from kerasbench.engine.execute import run_each
+from kerasbench.errors import ConfigError
+from kerasbench.records import RunRecord
+from kerasbench.studies.base import PlannedRun
+from kerasbench.studies.clothing.finals import (
+    best_grid_record,
+    final_config,
+    final_spec,
+    head_weights_path,
+    matching_grid,
+    train_final,
+)
+from kerasbench.studies.clothing.grid import (
+    GRID_AXES,
+    INTERPOLATIONS,
+    FrozenBackboneGrid,
+    check_grid_configs,
+    probe_config,
+    usable_sizes,
+)
+from kerasbench.studies.clothing.paper import PAPER_BACKBONES, PAPER_GRID
+from kerasbench.validate import (
+    choice,
+    positive_int,
+    positive_int_list,
+    positive_number_list,
+)
+
+EXPERIMENTS = ("grid", "final")
+
+
+def configs(*, backbones: Sequence[str] = PAPER_BACKBONES,
+            image_sizes: Sequence[int] = PAPER_GRID["image_sizes"],
+            batch_sizes: Sequence[int] = PAPER_GRID["batch_sizes"],
+            learning_rates: Sequence[float] = PAPER_GRID["learning_rates"],
+            grid_epochs: int = PAPER_GRID["grid_epochs"],
+            final_epochs: int = PAPER_GRID["final_epochs"], weights="imagenet",
+            seed: int = 42, feature_cache: bool = True, interpolation: str = "bilinear",
+            performance: Mapping | None = None) -> list[PlannedRun]:
+    """The runs of the protocol (the defaults are the paper's): every backbone's grid
+    points (experiment ``grid``, in grid order), then one ``final`` run per backbone
+    whose image size, batch size and learning rate are ``None`` until :func:`run` takes
+    them from that backbone's best grid point.
+
+    Image sizes below a backbone's minimum input size (Xception: 71) are left out of its
+    grid, with a printed note; a backbone left with no size is an error.
+    """
+    from kerasbench.backbones import get_backbone
+    from kerasbench.engine.feature_keys import weights_descriptor
+
+    if isinstance(backbones, str) or not backbones:
+        raise ConfigError(f"backbones must be a non-empty list of registry names, e.g. "
+                          f"['xception'], got {backbones!r}")
+    names = [get_backbone(str(name)).name for name in backbones]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"backbones lists a backbone twice: {list(backbones)}")
+    image_sizes = positive_int_list(list(image_sizes), "image_sizes")
+    batch_sizes = positive_int_list(list(batch_sizes), "batch_sizes")
+    learning_rates = positive_number_list(list(learning_rates), "learning_rates")
+    for name, values in (("image_sizes", image_sizes), ("batch_sizes", batch_sizes),
+                         ("learning_rates", learning_rates)):
+        if len(set(values)) != len(values):
+            raise ConfigError(f"{name} lists a value twice: {values}")
+    shared = {"weights": weights, "seed": positive_int(seed, "seed", minimum=0),
+              "feature_cache": bool(feature_cache),
+              "interpolation": choice(interpolation, "interpolation", INTERPOLATIONS),
+              "performance": performance}
+    weights_descriptor(weights, seed)  # None, "imagenet" or an existing weights file
+    grid_epochs = positive_int(grid_epochs, "grid_epochs")
+    final_epochs = positive_int(final_epochs, "final_epochs")
+    grid, finals = [], []
+    for backbone in names:
+        sizes, too_small = usable_sizes(backbone, image_sizes)
+        if too_small:
+            print(f"{backbone}: image sizes {too_small} are below its minimum input size; "
+                  f"its grid uses {sizes}")
+        if not sizes:
+            raise ConfigError(f"no image size in {image_sizes} fits backbone {backbone!r} (its "
+                              "minimum is larger); add a larger size to image_sizes")
+        grid += [PlannedRun("grid", probe_config(
+            stage="grid", backbone=backbone, image_size=size, batch_size=batch,
+            learning_rate=rate, epochs=grid_epochs, **shared))
+            for size in sizes for batch in batch_sizes for rate in learning_rates]
+        finals.append(PlannedRun("final", probe_config(
+            stage="final", backbone=backbone, image_size=None, batch_size=None,
+            learning_rate=None, epochs=final_epochs, **shared)))
+    return grid + finals
+
+
+def feature_cache_for(context, planned: Sequence[PlannedRun], folder=None, verbose=0):
+    """The :class:`FeatureCache` the planned runs share (None when none uses it):
+    ``folder``, else ``<output_dir>/feature_cache``."""
+    from kerasbench.engine.feature_cache import FeatureCache
+
+    if not any(run.config.get("feature_cache") for run in planned):
+        return None
+    folder = Path(folder) if folder else context.output_dir / "feature_cache"
+    return FeatureCache(folder, verbose=bool(verbose))
+
+
+def run(context, data, planned: Sequence[PlannedRun], *, overwrite: bool = False,
+        progress=True, verbose: int = 0, feature_cache_dir=None) -> list[RunRecord]:
+    """Train what is not finished yet: every backbone's grid (resumable, through
+    KerasTuner), then its final model. Returns the records of the grid runs (grid
+    order), then of the final runs. ``feature_cache_dir``: where cached features are
+    kept (shared between runs); ``<output_dir>/feature_cache`` when None."""
+    unknown = sorted({run.experiment for run in planned} - set(EXPERIMENTS))
+    if unknown:
+        raise ConfigError(f"the clothing protocol has experiments {list(EXPERIMENTS)}, "
+                          f"not {unknown}")
+    cache = feature_cache_for(context, planned, feature_cache_dir, verbose)
+    grids: dict[str, list] = {}
+    for entry in planned:
+        if entry.experiment == "grid":
+            grids.setdefault(entry.config["backbone"], []).append(entry.config)
+    grid_records: list[RunRecord] = []
+    for backbone, grid_configs in grids.items():
+        axes = check_grid_configs(grid_configs)
+        first = grid_configs[0]
+        grid = FrozenBackboneGrid(
+            data, backbone=backbone, weights=first["weights"],
+            image_sizes=axes["image_size"], batch_sizes=axes["batch_size"],
+            learning_rates=axes["learning_rate"], epochs=first["epochs"], seed=first["seed"],
+            feature_cache=cache if first["feature_cache"] else None,
+            interpolation=first["interpolation"], performance=first.get("performance"),
+            demo=context.is_demo)
+        outcome = grid.run(context.store("grid"), directory=context.output_dir / "tuner",
+                           overwrite=overwrite, progress=progress)
+        grid_records += outcome.records
+        if verbose:
+            print(f"{backbone}: {len(outcome.outcomes)} grid runs, {len(outcome.computed)} "
+                  f"trained now, {len(outcome.skipped)} already finished, "
+                  f"{outcome.seconds:.1f} s", flush=True)
+    return grid_records + run_finals(context, data, planned, grid_records, cache=cache,
+                                     overwrite=overwrite, progress=progress)
+
+
+def run_finals(context, data, planned: Sequence[PlannedRun], grid_records, *, cache,
+               overwrite: bool = False, progress=True) -> list[RunRecord]:
+    """Each planned final, configured from the best of its backbone's grid records."""
+    specs = []
+    store = context.store("final")
+    for entry in planned:
+        if entry.experiment != "final":
+            continue
+        candidates = matching_grid(entry.config, grid_records)
+        if not candidates:
+            raise ConfigError(f"the final run of {entry.config['backbone']} has no grid runs "
+                              "to choose from; plan them together with clothing.configs()")
+        config = final_config(entry.config, best_grid_record(candidates))
+        if any(config[axis] is None for axis in GRID_AXES):
+            raise ConfigError(f"final config {config} lacks {list(GRID_AXES)}")
+        spec = final_spec(config, data, context.is_demo)
+        if (store.finished(spec.run_id) is not None
+                and not head_weights_path(context.output_dir, spec.run_id).exists()):
+            # The record is only useful with its head: train the model again.
+            print(f"{config['backbone']}: the final model's head weights are missing; "
+                  "training it again")
+            store.path(spec.run_id).unlink()
+        specs.append(spec)
+    outcomes = run_each(
+        specs, store,
+        lambda spec: train_final(spec, data, cache=cache, output_dir=context.output_dir),
+        overwrite=overwrite, progress=progress, label="clothing",
+        summary=lambda record: f"test macro F1 {record.metric('test', 'macro_f1'):.4f}")
+    return [outcome.record for outcome in outcomes]
