@@ -1,65 +1,77 @@
-"""The Down syndrome study: settings, data handling, freezing, early stopping and tables."""
+"""The Down syndrome study: settings, data, freezing, early stopping, the verbs on a tiny
+demo run, identity of runs, and the numbers recorded before the refactor."""
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
+from kerasbench.errors import ConfigError
 from kerasbench.studies import down_syndrome
+from kerasbench.studies.down_syndrome import protocol
 
 # --------------------------------------------------------------------------- settings
 
 
-def test_check_experiments_normalises_aliases():
-    checked = down_syndrome.check_experiments(
-        [{"name": "E1", "batch": 32, "lr": 1e-4}, {"name": "E2", "batch_size": 128,
-                                                   "learning_rate": 0.001}]
-    )
-    assert checked == [{"name": "E1", "batch_size": 32, "learning_rate": 1e-4},
-                       {"name": "E2", "batch_size": 128, "learning_rate": 0.001}]
-    assert down_syndrome.check_experiments(down_syndrome.PAPER_EXPERIMENTS)[2] == {
-        "name": "E3", "batch_size": 256, "learning_rate": 1e-3}
+def test_study_module_has_every_verb():
+    from kerasbench.studies.base import STUDIES, check_study_module
+
+    check_study_module(down_syndrome)
+    assert STUDIES["down_syndrome"].module is down_syndrome
+    assert down_syndrome.PROTOCOL_VERSION == "1"
+
+
+def test_configs_default_to_the_paper_protocol():
+    from kerasbench.engine import resolve_config
+
+    planned = down_syndrome.configs()
+    assert [item.experiment for item in planned] == ["E1", "E2", "E3"]
+    assert [(item.config["batch_size"], item.config["learning_rate"]) for item in planned] == [
+        (32, 1e-4), (128, 1e-3), (256, 1e-3)]
+    config = planned[1].config
+    assert resolve_config(config) == config  # resolved, and no unknown keys for the engine
+    assert config["experiment"] == "E2" and config["epochs"] == 100
+    assert config["optimizer"] == "adamw" and config["weight_decay"] == 0.01
+    assert config["head"] == "softmax" and config["trainable"] == 1
+    assert config["backbone"] == "resnet50" and config["weights"] == "imagenet"
+    assert config["early_stopping"] == {"monitor": "val_loss", "patience": 10,
+                                        "restore_best_weights": True}
+    assert config["augmentation"]["random_resized_crop"] == {
+        "scale": [0.08, 1.0], "ratio": [0.75, pytest.approx(4 / 3)]}
+    assert config["augmentation"]["horizontal_flip"] is True
 
 
 @pytest.mark.parametrize("experiments, message", [
     ([{"name": "E1", "batch_size": 32, "learning_rate": "1e-4"}], "learning_rate"),
     ([{"name": "E1", "batch_size": 0, "learning_rate": 1e-4}], "batch_size"),
     ([{"name": "E1", "batch_size": 32}], "lacks"),
-    ([{"name": "E1", "batch_size": 32, "learning_rate": 1e-4, "epochs": 3}], "unknown keys"),
+    ([{"name": "E1", "batch_size": 32, "learning_rate": 1e-4, "epochs": 3}], "unknown"),
     ([{"name": "E1", "batch_size": 32, "learning_rate": 1e-4}] * 2, "unique"),
     ([], "empty"),
+    ({"name": "E1", "batch_size": 32, "learning_rate": 1e-4}, "list of dicts"),
 ])
-def test_check_experiments_rejects_bad_items(experiments, message):
-    with pytest.raises(ValueError, match=message):
-        down_syndrome.check_experiments(experiments)
+def test_configs_reject_bad_experiments(experiments, message):
+    with pytest.raises(ConfigError, match=message):
+        down_syndrome.configs(experiments=experiments)
 
 
-def test_experiment_config_is_adamw_softmax_with_restoring_early_stopping():
-    from kerasbench.runs import resolve_config
-
-    config = down_syndrome.experiment_config(
-        {"name": "E2", "batch_size": 128, "learning_rate": 1e-3}, backbone="resnet50",
-        weights="imagenet", image_size=224, trainable_stages=1, max_epochs=100, patience=10,
-        weight_decay=0.01, augmentation=down_syndrome.DEFAULT_AUGMENTATION, seed=42,
-        positive_class="down_syndrome",
-    )
-    resolved = resolve_config(config)  # no unknown keys for the shared engine
-    assert resolved["optimizer"] == "adamw" and resolved["weight_decay"] == 0.01
-    assert resolved["head"] == "softmax" and resolved["trainable"] == 1
-    assert resolved["early_stopping"] == {"monitor": "val_loss", "patience": 10,
-                                          "restore_best_weights": True}
-    assert resolved["augmentation"]["random_resized_crop"] == {
-        "scale": [0.08, 1.0], "ratio": [0.75, pytest.approx(4 / 3)]}
-    assert resolved["augmentation"]["horizontal_flip"] is True
-    with pytest.raises(ValueError, match="validation"):
-        down_syndrome.early_stopping_settings(5, monitor="loss")
+def test_configs_check_the_other_settings():
+    with pytest.raises(ConfigError, match="validation quantity"):
+        down_syndrome.configs(monitor="loss")
+    with pytest.raises(ConfigError, match="max_epochs"):
+        down_syndrome.configs(max_epochs=0)
+    with pytest.raises(ConfigError, match="trainable_stages"):
+        down_syndrome.configs(trainable_stages="some")
+    with pytest.raises(ConfigError, match="patience"):
+        down_syndrome.configs(patience=-1)
 
 
 def test_augmentation_settings_are_checked():
-    assert down_syndrome.augmentation_settings(None) is None
-    assert down_syndrome.augmentation_settings({}) is None
+    assert protocol.augmentation_settings(None) is None
+    assert protocol.augmentation_settings({}) is None
     with pytest.raises(ValueError):
-        down_syndrome.augmentation_settings({"random_resized_crop": {"scale": [0.0, 1.0]}})
+        protocol.augmentation_settings({"random_resized_crop": {"scale": [0.0, 1.0]}})
     lines = down_syndrome.describe_augmentation(down_syndrome.DEFAULT_AUGMENTATION)
     assert any("RandomResizedCrop" in line for line in lines)
     assert any("horizontal" in line for line in lines)
@@ -94,6 +106,7 @@ def test_load_index_splits_a_flat_download_behind_a_wrapper_folder(tmp_path):
     smaller = down_syndrome.load_index(tmp_path / "download", positive_class="down_syndrome",
                                        split_file=split_file, per_class={"train": 5})
     assert smaller.counts().loc["downSyndrome", "train"] == 5
+    assert smaller.fingerprint() != index.fingerprint()  # other data, other runs
 
 
 def test_load_index_holds_validation_out_of_train_folders(tmp_path):
@@ -111,9 +124,55 @@ def test_load_index_holds_validation_out_of_train_folders(tmp_path):
     assert counts.loc["healthy", ["train", "validation", "test"]].tolist() == [8, 2, 3]
 
 
-def test_load_index_explains_a_missing_folder(tmp_path):
+def test_load_index_explains_a_missing_folder_and_bad_fractions(tmp_path):
     with pytest.raises(FileNotFoundError, match="mervecayli/detection-of-down-syndrome"):
         down_syndrome.load_index(tmp_path / "nothing", positive_class="down_syndrome")
+    with pytest.raises(ConfigError, match="test_fraction"):
+        down_syndrome.load_index(tmp_path, test_fraction=1.5)
+
+
+def _digest(folder):
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(path for path in folder.rglob("*") if path.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_demo_data_is_the_old_generators_bytes(tmp_path, monkeypatch):
+    from kerasbench.studies.base import start_study
+    from kerasbench.studies.down_syndrome.demo import draw_child
+
+    options = {"per_class": (2, 1, 1), "image_size": 16}
+    folder = down_syndrome.make_demo_data(tmp_path / "new", seed=3, **options)
+    # Recorded from 98fb060, before the refactor: make_down_syndrome(folder, seed=3,
+    # per_class=(2, 1, 1), image_size=16), every file's relative path and bytes (marker too).
+    assert _digest(folder) == "71fe5b5ad1c198bdda5fd9ae26ed31e482eb7ac34004e1df6c62918502a9474d"
+
+    # draw_child draws the set's faces: PNG keeps the pixels, so they can be compared.
+    folder = down_syndrome.make_demo_data(tmp_path / "png", seed=3, fmt="png", **options)
+    for label, name in enumerate(("down_syndrome", "healthy")):
+        rng = np.random.default_rng([3, 4, label, 0])  # make_binary's stream of the train split
+        for number in range(2):
+            saved = np.asarray(Image.open(folder / "train" / name / f"{name}_{number:04d}.png"))
+            np.testing.assert_array_equal(draw_child(label == 0, 16, rng), saved)
+
+    # data_dir=None: the demo set is made under KERASBENCH_DEMO_DIR in the old folder name.
+    monkeypatch.setenv("KERASBENCH_DEMO_DIR", str(tmp_path / "cache"))
+    context = start_study("down_syndrome", profile="test", output_dir=tmp_path / "out",
+                          data_dir=None, demo_generator=down_syndrome.make_demo_data, seed=0,
+                          demo_options=options)
+    assert context.is_demo and context.data_dir.name.startswith("down_syndrome-")
+    index = down_syndrome.load_data(context)
+    assert index.class_names == ["healthy", "down_syndrome"]
+    assert (context.output_dir / "index_used.csv").exists()
+    images, captions = down_syndrome.augmentation_examples(
+        index.split("train"), down_syndrome.DEFAULT_AUGMENTATION, image_size=16, count=1, seed=0)
+    assert [image.shape for image in images] == [(16, 16, 3)] * 4
+    assert captions == ["healthy\nresized", "healthy\naugmented",
+                        "down_syndrome\nresized", "down_syndrome\naugmented"]
 
 
 # --------------------------------------------------------------------------- freezing
@@ -180,17 +239,16 @@ def test_trainable_parameter_counts_per_number_of_stages():
             for weight in layer.weights
         )
         assert table.loc[count, "trainable"] == expected, count
-    # Going from fewer to more stages on one model must give the same counts as fresh models.
     assert table.loc[2, "retrained"] == "conv4, conv5"
 
 
 # --------------------------------------------------------------------------- early stopping
 
 
-def test_early_stopping_restores_the_best_epoch_and_records_it():
+def test_early_stopping_settings_restore_the_best_epoch():
     import tensorflow as tf
 
-    from kerasbench.runs import fit_model
+    from kerasbench.engine import fit_model
 
     # One weight w, starting at 0; mean absolute error against 10 moves it by exactly +1 per
     # SGD step (lr 1), one step per epoch, so after epoch e, w = e. Validation targets 3.4,
@@ -206,101 +264,212 @@ def test_early_stopping_restores_the_best_epoch_and_records_it():
     validation = tf.data.Dataset.from_tensor_slices((ones, np.full((4, 1), 3.4, "float32"))).batch(4)
 
     outcome = fit_model(model, train, validation, epochs=20,
-                        early_stopping=down_syndrome.early_stopping_settings(patience=2))
+                        early_stopping=protocol.early_stopping_settings(patience=2))
     assert outcome["history"]["val_loss"] == pytest.approx([2.4, 1.4, 0.4, 0.6, 1.6], abs=1e-5)
     assert outcome["epochs_run"] == 5 and outcome["stopped_epoch"] == 5
     assert outcome["best_epoch"] == 3 and outcome["stopped_early"] is True
     assert float(np.array(model.weights[0]).item()) == pytest.approx(3.0)
 
-    record = {"history": outcome["history"], "training": outcome}
-    assert down_syndrome.history_value(record, "val_loss", 3) == pytest.approx(0.4, abs=1e-5)
-    assert down_syndrome.history_value(record, "val_loss", 6) is None
-
 
 # --------------------------------------------------------------------------- a tiny study
+
+# The run of /work/baseline/capture.py (run_down_syndrome) without augmentation: the demo
+# faces at 6/3/3 per class and 32 px, ResNet18 from random weights, conv5 retrained, two
+# experiments, two epochs, patience 1, AdamW weight decay 0.01, seed 0. (With augmentation the
+# numbers differ from 98fb060 since kerasbench.pipeline draws one stateless seed per batch.)
+TINY_EXPERIMENTS = [{"name": "E1", "batch_size": 4, "learning_rate": 1e-3},
+                    {"name": "E2", "batch_size": 128, "learning_rate": 1e-3}]
+TINY_SETTINGS = dict(backbone="resnet18", weights=None, image_size=32, trainable_stages=1,
+                     max_epochs=2, patience=1, weight_decay=0.01, augmentation=None, seed=0)
 
 
 @pytest.fixture(scope="module")
 def tiny_study(tmp_path_factory):
-    from kerasbench.data.demo import make_down_syndrome
-    from kerasbench.results import ResultsStore
-    from kerasbench.studies.common import StudyContext
+    from kerasbench.studies.base import start_study
 
-    folder = tmp_path_factory.mktemp("down_syndrome_data")
-    make_down_syndrome(folder / "faces", per_class=(6, 3, 3), image_size=32)
-    index = down_syndrome.load_index(folder / "faces", positive_class="down_syndrome")
-    output = tmp_path_factory.mktemp("down_syndrome_out")
-    context = StudyContext(study="down_syndrome", profile="test", output_dir=output,
-                           data_dir=folder / "faces", is_demo=True, data_description="demo",
-                           seed=0)
-    experiments = [{"name": "E1", "batch_size": 4, "learning_rate": 1e-3},
-                   {"name": "E2", "batch_size": 128, "learning_rate": 1e-3}]
-    results = down_syndrome.run_experiments(
-        experiments, index, ResultsStore(output / "records"), backbone="resnet18",
-        weights=None, image_size=32, trainable_stages=1, max_epochs=3, patience=1,
-        weight_decay=0.01, augmentation=down_syndrome.DEFAULT_AUGMENTATION, seed=0,
-        positive_class="down_syndrome",
-        dataset=down_syndrome.dataset_description(index, "tiny demo"),
-    )
-    return index, context, results
+    folder = down_syndrome.make_demo_data(tmp_path_factory.mktemp("data") / "faces", seed=0,
+                                          per_class=(6, 3, 3), image_size=32)
+    context = start_study("down_syndrome", profile="test",
+                          output_dir=tmp_path_factory.mktemp("out"), data_dir=folder,
+                          demo_generator=down_syndrome.make_demo_data, seed=0)
+    data = down_syndrome.load_data(context, positive_class="down_syndrome")
+    planned = down_syndrome.configs(experiments=TINY_EXPERIMENTS, **TINY_SETTINGS)
+    records = down_syndrome.run(context, data, planned, progress=False)
+    return context, data, planned, records
 
 
-def test_tiny_study_tables_have_one_row_per_experiment(tiny_study):
-    index, _, results = tiny_study
-    records = [result.record for result in results]
-    table = down_syndrome.experiments_table(records)
+# Recorded from 98fb060, before the refactor (down_syndrome.run_experiments with the settings
+# above, on the CPU): per experiment, the metrics of each evaluated split, the per-image
+# scores, the Keras history and the early-stopping outcome.
+BASELINE = {
+    "E1": {
+        "metrics": {
+            "validation": {"accuracy": 1.0, "loss": 0.40604970274621005,
+                           "macro_precision": 1.0, "macro_recall": 1.0,
+                           "macro_f1": 1.0, "roc_auc": 1.0,
+                           "confusion_matrix": [[3, 0], [0, 3]]},
+            "test": {"accuracy": 0.6666666666666666, "loss": 0.6671686764910407,
+                     "macro_precision": 0.6666666666666666, "macro_recall": 0.6666666666666666,
+                     "macro_f1": 0.6666666666666666, "roc_auc": 0.888888888888889,
+                     "confusion_matrix": [[2, 1], [1, 2]]},
+        },
+        "history": {
+            "accuracy": [0.3333333432674408, 0.5833333134651184],
+            "loss": [1.1027932167053223, 0.539177656173706],
+            "val_accuracy": [0.8333333134651184, 1.0],
+            "val_loss": [0.4824567139148712, 0.4060497283935547],
+        },
+        # P(down_syndrome) per image, in index order.
+        "score": {
+            "validation": [0.07534489780664444, 0.3097461760044098, 0.3879389464855194,
+                           0.5201163291931152, 0.6532090902328491, 0.6591634154319763],
+            "test": [0.5022016167640686, 0.1271057426929474, 0.13364088535308838,
+                     0.6430750489234924, 0.5284283757209778, 0.14274245500564575],
+        },
+        "training": {"epochs_run": 2, "stopped_early": False, "stopped_epoch": 2,
+                     "best_epoch": 2, "restored_best_weights": True},
+        "batch_size_effective": 4,
+    },
+    "E2": {
+        "metrics": {
+            "validation": {"accuracy": 0.5, "loss": 0.8840403902344756,
+                           "macro_precision": 0.25, "macro_recall": 0.5,
+                           "macro_f1": 0.3333333333333333, "roc_auc": 1.0,
+                           "confusion_matrix": [[3, 0], [3, 0]]},
+            "test": {"accuracy": 0.5, "loss": 1.1615462513915318,
+                     "macro_precision": 0.25, "macro_recall": 0.5,
+                     "macro_f1": 0.3333333333333333, "roc_auc": 0.6666666666666667,
+                     "confusion_matrix": [[3, 0], [3, 0]]},
+        },
+        "history": {
+            "accuracy": [0.25, 0.5],
+            "loss": [0.7236184477806091, 1.0836483240127563],
+            "val_accuracy": [0.5, 0.5],
+            "val_loss": [0.8840405344963074, 1.1427829265594482],
+        },
+        # P(down_syndrome) per image, in index order.
+        "score": {
+            "validation": [0.015783175826072693, 0.049058184027671814, 0.07288387417793274,
+                           0.20185570418834686, 0.14220276474952698, 0.19955787062644958],
+            "test": [0.1702454835176468, 0.018553221598267555, 0.03374297171831131,
+                     0.16967716813087463, 0.26612013578414917, 0.026464950293302536],
+        },
+        "training": {"epochs_run": 2, "stopped_early": False, "stopped_epoch": 2,
+                     "best_epoch": 1, "restored_best_weights": True},
+        "batch_size_effective": 12,
+    },
+}
+BASELINE_PARAMETERS = {"non_trainable": 2797504, "total": 11187138, "trainable": 8389634}
+
+
+def test_tiny_study_matches_the_numbers_before_the_refactor(tiny_study):
+    _, data, _, records = tiny_study
+    assert data.counts().loc["total", ["train", "validation", "test"]].tolist() == [12, 6, 6]
+    for record in records:
+        expected = BASELINE[record.experiment]
+        for split, values in expected["metrics"].items():
+            measured = record.metrics[split]
+            assert measured["confusion_matrix"] == values["confusion_matrix"]
+            for name, value in values.items():
+                if name != "confusion_matrix":
+                    assert measured[name] == pytest.approx(value, rel=1e-6), (
+                        record.experiment, split, name)
+            assert record.extra["predictions"][split]["score"] == pytest.approx(
+                expected["score"][split], rel=1e-6), (record.experiment, split)
+        history = {key: values for key, values in record.history.items()
+                   if key != "epoch_seconds"}
+        assert history.keys() == expected["history"].keys()
+        for key, values in expected["history"].items():
+            assert history[key] == pytest.approx(values, rel=1e-6), (record.experiment, key)
+        assert record.extra["batch_size_effective"] == expected["batch_size_effective"]
+        assert record.extra["training"] == expected["training"]
+        assert record.extra["parameters"] == BASELINE_PARAMETERS
+        assert record.extra["class_names"] == ["healthy", "down_syndrome"]
+
+
+def test_tiny_study_records_are_valid_and_a_rerun_skips_them(tiny_study):
+    from kerasbench.records import RunRecord
+
+    context, data, planned, records = tiny_study
+    assert [record.experiment for record in records] == ["E1", "E2"]
+    store = context.store()
+    assert store.validate() == 2
+    for record in records:
+        assert isinstance(record, RunRecord) and record.finished
+        assert record.study == "down_syndrome" and record.demo is True
+        assert record.protocol_version == down_syndrome.PROTOCOL_VERSION
+        assert record.dataset_fingerprint == data.fingerprint()
+        assert record.seed == 0 and set(record.evaluated_splits) == {"validation", "test"}
+        assert {"train_s", "evaluate_s", "total_s"} <= set(record.durations)
+        assert RunRecord.read(store.path(record.run_id)).to_dict() == record.to_dict()
+    lines = []
+    again = down_syndrome.run(context, data, planned, progress=lines.append)
+    assert [record.to_dict() for record in again] == [record.to_dict() for record in records]
+    assert len(lines) == 2 and all("already finished" in line for line in lines)
+
+
+def test_tiny_study_keeps_the_best_epoch_and_evaluates_its_weights(tiny_study):
+    *_, records = tiny_study
+    for record in records:
+        training, val_loss = record.extra["training"], record.history["val_loss"]
+        assert training["epochs_run"] == len(val_loss) == training["stopped_epoch"]
+        assert training["best_epoch"] == int(np.argmin(val_loss)) + 1
+        # Validation metrics come from the restored best weights: its loss is that epoch's.
+        assert record.metrics["validation"]["loss"] == pytest.approx(
+            val_loss[training["best_epoch"] - 1], rel=1e-4)
+
+
+def test_tiny_study_tables_have_one_row_per_experiment_and_say_demo(tiny_study):
+    context, _, _, records = tiny_study
+    tables = down_syndrome.tables(records, context)
+    assert set(tables) == {"experiments", "stop_epoch_accuracy", "confusion_E1_test",
+                           "confusion_E2_test"}
+    table = tables["experiments"]
     assert table.index.tolist() == ["E1", "E2"]
     for column in ("batch (asked)", "batch (used)", "stopped epoch", "best epoch (weights kept)",
                    "train acc % at stop", "val acc % at stop", "test accuracy %",
                    "precision (macro)", "recall (macro)", "F1 (macro)",
-                   "recall (down_syndrome)", "trainable params", "non-trainable params"):
+                   "recall (down_syndrome)", "trainable params", "non-trainable params",
+                   "train s"):
         assert column in table.columns, column
     # E2 asks for 128 images per batch but the training split has 12: capped and shown.
     assert table.loc["E2", "batch (asked)"] == 128 and table.loc["E2", "batch (used)"] == 12
     assert table.loc["E1", "batch (used)"] == 4
     assert table.loc["E1", "trainable params"] == 8_389_634  # conv5 + head of ResNet18
+    assert tables["stop_epoch_accuracy"].shape == (2, 9)
+    assert tables["stop_epoch_accuracy"].loc["E1", "val acc % (paper)"] == 81.2
+    confusion = tables["confusion_E1_test"]
+    assert confusion.index.tolist() == ["healthy", "down_syndrome (positive)"]
+    assert int(confusion.to_numpy().sum()) == 6
 
-    comparison = down_syndrome.comparison_table(records, note="demo")
+    saved = pd.read_csv(context.tables_dir / "experiments.csv")
+    assert saved["demo"].all() and saved["experiment"].tolist() == ["E1", "E2"]
+    assert (context.tables_dir / "experiments.md").read_text().startswith(f"_{context.note}_")
+
+    comparison = down_syndrome.compare_with_paper(records, context)
+    assert isinstance(comparison, pd.DataFrame)
     assert comparison.index.names == ["experiment", "quantity"]
     assert comparison.shape == (2 * 7, 3)
     assert comparison.loc[("E2", "test accuracy %"), "paper"] == 87.88
-    stops = down_syndrome.stop_epoch_table(records)
-    assert stops.shape == (2, 9)
-    assert stops.loc["E1", "val acc % (paper)"] == 81.2
+    assert pd.read_csv(context.tables_dir / "compare_with_paper.csv")["demo"].all()
 
 
-def test_tiny_study_records_stop_and_best_epoch_and_keeps_best_weights(tiny_study):
-    from kerasbench.pipeline import make_dataset
-
-    index, _, results = tiny_study
-    for result in results:
-        record, training = result.record, result.record["training"]
-        val_loss = record["history"]["val_loss"]
-        assert training["epochs_run"] == len(val_loss) == training["stopped_epoch"]
-        assert training["best_epoch"] == int(np.argmin(val_loss)) + 1
-        # The returned model holds the best epoch's weights: its validation loss is that
-        # epoch's, not the last one's.
-        validation = make_dataset(index.split("validation"), image_size=32, batch_size=64)
-        loss = result.model.evaluate(validation, verbose=0, return_dict=True)["loss"]
-        assert loss == pytest.approx(val_loss[training["best_epoch"] - 1], rel=1e-4)
-        assert record["class_names"] == ["healthy", "down_syndrome"]
+def test_tiny_study_figures(tiny_study):
+    context, _, _, records = tiny_study
+    paths = down_syndrome.figures(records, context)
+    assert {"confusion_E1_test", "confusion_E2_test", "curves_E1", "curves_E2", "curves_all",
+            "test_accuracy_vs_paper", "paper_confusion_E1", "paper_confusion_E2"} == set(paths)
+    assert all(path.exists() and path.parent == context.figures_dir for path in paths.values())
 
 
-def test_tiny_study_figures_name_the_positive_class(tiny_study):
-    import matplotlib.pyplot as plt
-
-    _, context, results = tiny_study
-    records = [result.record for result in results]
-    figures = down_syndrome.plot_confusion_matrices(records, context)
-    assert "positive class = down_syndrome" in figures[0]._suptitle.get_text()
-    down_syndrome.plot_training_curves(records, context)
-    down_syndrome.plot_paper_confusion_matrices(context)
-    names = {path.name for path in context.figures_dir.glob("*.png")}
-    assert {"confusion_E1_test.png", "curves_E2.png", "paper_confusion_E2.png"} <= names
-    frame = down_syndrome.confusion_frame(records[0])
-    assert frame.index.tolist() == ["healthy", "down_syndrome (positive)"]
-    assert int(frame.to_numpy().sum()) == 6
-    plt.close("all")
+def test_verbs_refuse_what_they_cannot_use(tiny_study):
+    context, data, planned, _ = tiny_study
+    with pytest.raises(ValueError, match="no records"):
+        down_syndrome.tables([], context)
+    with pytest.raises(ConfigError, match="configs"):
+        down_syndrome.run(context, data, [], progress=False)
+    with pytest.raises(ConfigError, match="DatasetIndex"):
+        down_syndrome.run(context, data.frame, planned, progress=False)
 
 
 # --------------------------------------------------------------------------- the paper

@@ -1,0 +1,126 @@
+"""The study's data: a two-class index with the positive class as label 1.
+
+Labels: the study orders the two classes as ``[negative, positive]``, so the positive class
+(the paper's "down syndrome") is label 1, as in the paper's confusion matrices (0 healthy,
+1 down syndrome) and as ``docs/architecture.md`` asks of binary studies.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kerasbench.data.index import SPLITS, DatasetIndex, index_folder
+from kerasbench.data.selection import ensure_validation_split, select_binary
+from kerasbench.errors import DatasetError
+from kerasbench.studies.down_syndrome.paper import KAGGLE_SLUG, PAPER_SPLIT_COUNTS
+from kerasbench.studies.down_syndrome.protocol import augmentation_settings
+from kerasbench.validate import fraction
+
+
+def find_class_root(folder: str | os.PathLike) -> Path:
+    """Step down through wrapper folders (a folder whose only visible entry is one folder),
+    as archives often add one (``data/<name>/<class>/...``); returns the folder that holds
+    the split or class folders."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"dataset folder {folder} does not exist; download the Kaggle data set "
+            f"{KAGGLE_SLUG} and pass its folder as data_dir (see datasets.md)"
+        )
+    for _ in range(5):
+        entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")
+                   and entry.name != "__MACOSX"]
+        if len(entries) == 1 and entries[0].is_dir():
+            folder = entries[0]
+        else:
+            break
+    return folder
+
+
+def load_index(
+    data_dir: str | os.PathLike,
+    *,
+    positive_class: str = "down_syndrome",
+    classes: Sequence[str] | None = None,
+    per_class: Mapping[str, int | None] | None = None,
+    validation_fraction: float = 0.2,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+    split_file: str | os.PathLike | None = None,
+) -> DatasetIndex:
+    """The study's two-class index, labels ``0 = negative``, ``1 = positive_class``.
+
+    - A folder of class folders (the Kaggle download) is split here: ``test_fraction`` and
+      ``validation_fraction`` of all images, stratified and seeded (the paper's split is
+      about 70 / 20 / 10 %), and the split is saved to ``split_file`` and reused.
+    - Split folders without ``validation/`` get ``validation_fraction`` of the training
+      images held out, stratified and seeded.
+    - ``classes`` picks two classes of a larger data set; ``per_class`` keeps at most that
+      many images per class in each named split (``{"train": 150, "test": 50}``), seeded.
+    """
+    validation_fraction = fraction(validation_fraction, "validation_fraction")
+    test_fraction = fraction(test_fraction, "test_fraction")
+    root = find_class_root(data_dir)
+    index = index_folder(root, split_file=split_file, validation_fraction=validation_fraction,
+                         test_fraction=test_fraction, seed=int(seed))
+    index = select_binary(index, positive_class, classes)
+    index = ensure_validation_split(index, seed=int(seed), fraction=validation_fraction)
+    if per_class:
+        index = index.subsample(dict(per_class), seed=int(seed), per_class=True)
+    missing = [split for split in SPLITS if split not in index.splits]
+    if missing:
+        raise DatasetError(f"the study needs train, validation and test images; {root} gives "
+                           f"none for {missing}: add those folders or set test_fraction > 0")
+    return index
+
+
+def load_data(context, *, positive_class: str = "down_syndrome",
+              classes: Sequence[str] | None = None,
+              per_class: Mapping[str, int | None] | None = None,
+              validation_fraction: float = 0.2, test_fraction: float = 0.1) -> DatasetIndex:
+    """:func:`load_index` on the context's data folder with the context's seed; a split made
+    here is saved to ``<output_dir>/split.csv`` and reused, and the index used is written
+    to ``<output_dir>/index_used.csv``."""
+    index = load_index(context.data_dir, positive_class=positive_class, classes=classes,
+                       per_class=per_class, validation_fraction=validation_fraction,
+                       test_fraction=test_fraction, seed=context.seed,
+                       split_file=context.output_dir / "split.csv")
+    index.to_csv(context.output_dir / "index_used.csv")
+    return index
+
+
+def counts_beside_paper(index: DatasetIndex) -> pd.DataFrame:
+    """Images per class and split here, beside the paper's Table I."""
+    here = index.counts().drop(index="total").drop(columns="total")
+    here.index = [f"{name} (this run)" for name in here.index]
+    paper = PAPER_SPLIT_COUNTS.copy()
+    paper.index = [f"{name} (paper)" for name in paper.index]
+    table = pd.concat([here, paper]).reindex(columns=list(SPLITS)).fillna(0).astype(int)
+    table.index.name = "class"
+    return table
+
+
+def augmentation_examples(frame: pd.DataFrame, augmentation: Mapping | None, *,
+                          image_size: int, count: int = 4, seed: int = 0) -> tuple[list, list]:
+    """``count`` training images of each class as the model sees them at evaluation
+    (resized only) and at training (resized, then augmented), with captions, for
+    ``plots.image_grid``."""
+    from kerasbench.pipeline import Augmentation, load_image
+
+    settings = augmentation_settings(augmentation)
+    augment = Augmentation(**{**settings, "seed": int(seed)}) if settings else None
+    images, captions = [], []
+    for class_name, rows in frame.groupby("class_name", sort=False):
+        for path in rows["path"].head(count):
+            image = load_image(path, image_size=image_size)
+            images.append(image)
+            captions.append(f"{class_name}\nresized")
+            if augment is not None:
+                images.append(np.asarray(augment(image[None], training=True))[0])
+                captions.append(f"{class_name}\naugmented")
+    return images, captions
