@@ -374,17 +374,22 @@ def test_measure_latency(verifier_parts):
 
 
 def test_train_siamese_evaluates_at_each_requested_epoch():
+    from kerasbench.engine.siamese import train_siamese
+
     images = np.random.default_rng(2).uniform(0, 255, (8, IMAGE_SIZE, IMAGE_SIZE, 3)).astype("float32")
     batches = siamese.PairBatches(images, person_labels=_people(2, 4), pairs_per_person=4,
                                   batch_size=8, shuffle=True, seed=0)
     model = siamese.build_siamese_model(_small_embedding())
     siamese.compile_siamese(model, optimizer="sgd", learning_rate=0.01)
-    outcome = siamese.train_siamese(model, batches, epochs=[1, 3], evaluate=lambda epoch: epoch * 10)
+    outcome = train_siamese(model, batches, epochs=[1, 3], evaluate=lambda epoch: epoch * 10)
     assert outcome["checkpoints"] == {1: 10, 3: 30}
     assert len(outcome["history"]["loss"]) == 3 and "accuracy" in outcome["history"]
+    # The engine's standard callbacks ran too (the epoch timer's column).
+    assert len(outcome["history"]["epoch_seconds"]) == 3
     assert outcome["training_seconds"][1] <= outcome["training_seconds"][3]
     with pytest.raises(ValueError, match="positive integers"):
-        siamese.train_siamese(model, batches, epochs=[0])
+        train_siamese(model, batches, epochs=[0])
+    assert not hasattr(siamese, "train_siamese")  # the engine owns training
 
 
 def test_choose_identification_threshold_separates_genuine_and_impostors():
@@ -470,7 +475,7 @@ def test_mixed_precision_keeps_embeddings_distances_and_loss_float32(tmp_path):
 
 
 def test_augmentation_inside_the_siamese_model_acts_in_training_only():
-    from kerasbench.augment import Augmentation
+    from kerasbench.pipeline import Augmentation
 
     embedding = _small_embedding()
     augmentation = Augmentation.from_image_data_generator(horizontal_flip=True,

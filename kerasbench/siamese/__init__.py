@@ -11,7 +11,6 @@ One concern per module, in the order a study uses them:
   :func:`as_image_shape`.
 - :mod:`~kerasbench.siamese.pairs`: :func:`sample_pairs`, :func:`write_pairs`,
   :func:`read_pairs`, :func:`load_or_sample_pairs`, :class:`PairBatches`.
-- :mod:`~kerasbench.siamese.training`: :class:`EpochCheckpoints`, :func:`train_siamese`.
 - :mod:`~kerasbench.siamese.thresholds`: :func:`embed_images`, :func:`pair_distances`,
   :func:`predict_same`, :func:`choose_threshold` (``THRESHOLD_CRITERIA``),
   :func:`choose_identification_threshold`, :func:`evaluate_pairs`.
@@ -19,6 +18,9 @@ One concern per module, in the order a study uses them:
   :class:`Gallery`, :class:`Verification`, :class:`Identification`, ``UNKNOWN``,
   :func:`identification_distances`, :func:`identification_threshold_from_people`,
   :func:`identification_summary`, :func:`measure_latency`.
+
+Training (one fit evaluated at several epoch counts, :class:`EpochCheckpoints`,
+:func:`train_siamese`) is the engine's Siamese path: :mod:`kerasbench.engine.siamese`.
 """
 
 from __future__ import annotations
@@ -56,7 +58,6 @@ from kerasbench.siamese.thresholds import (
     pair_distances,
     predict_same,
 )
-from kerasbench.siamese.training import EpochCheckpoints, train_siamese
 from kerasbench.siamese.verifier import (
     EMBEDDING_FILE,
     UNKNOWN,
@@ -84,7 +85,6 @@ __all__ = [
     "VERIFIER_FILE",
     "VERIFIER_FORMAT",
     "ContrastiveLoss",
-    "EpochCheckpoints",
     "EuclideanDistance",
     "FaceVerifier",
     "Gallery",
@@ -110,6 +110,5 @@ __all__ = [
     "read_pairs",
     "sample_pairs",
     "squeezenet_backbone_name",
-    "train_siamese",
     "write_pairs",
 ]
