@@ -12,6 +12,7 @@ import json
 import math
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ def atomic_output(path: str | os.PathLike, mode: str = "w"):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # mkstemp makes the file private (0600); a written file gets the usual permissions.
+    os.chmod(temporary, 0o666 & ~_umask())
     try:
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(handle, mode, encoding=encoding) as stream:
@@ -57,6 +60,16 @@ def atomic_output(path: str | os.PathLike, mode: str = "w"):
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    with _UMASK_LOCK:
+        current = os.umask(0o022)
+        os.umask(current)
+    return current
 
 
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:

@@ -1,52 +1,16 @@
-"""Embedded demo data: small, deterministic, synthetic image data sets written as real files.
+"""Embedded demo data: the shared machinery that writes small, deterministic, synthetic
+image data sets as real files.
 
-Every study can run end to end without downloading anything: these generators draw images
-with NumPy, save them with PIL in the same folder layouts as the real data sets, and the
-studies then read them through the same :func:`kerasbench.data.index.index_folder` path as
-real data. The images are synthetic. They show that the code runs and that a model can
-learn something; any accuracy measured on them says nothing about the papers' results.
+Every study can run end to end without downloading anything: each study's ``demo.py``
+(``kerasbench.studies.<name>.demo.make_demo_data``) draws its images with NumPy using the
+primitives here, saves them with PIL in the same folder layout as the real data set, and
+the study then reads them through the same :func:`kerasbench.data.index.index_folder` path
+as real data. The images are synthetic: they show that the code runs and that a model
+can learn something; any accuracy measured on them says nothing about the papers' results.
 
-How each set is made (all sizes are defaults and can be changed):
-
-``clothing`` (:func:`make_clothing`)
-    The 10 clothing classes (dress, hat, longsleeve, outwear, pants, shirt, shoes, shorts,
-    skirt, t-shirt) as ``train/ validation/ test/<class>/<n>.jpg``, 40/8/8 per class, RGB
-    64x64 JPEG. Each class is a flat silhouette built from ellipses, trapezoids and
-    rounded bars (t-shirt: torso with short sleeves; longsleeve: long thin sleeves; shirt:
-    long sleeves plus a collar and buttons; outwear: wide torso, thick sleeves and a
-    zip; dress, skirt, pants, shorts, hat and shoes by their outlines). Each image moves,
-    scales and rotates the shape (about 10 degrees), flips it at random, gives it a plain,
-    striped or checked texture and a colour that is the class's usual colour half the time
-    and random otherwise, on a light or coloured background with lighting and pixel
-    noise. Shape is what identifies the class; colour helps only a little.
-``faces`` (:func:`make_faces`)
-    ORL-like face sets: ``s1/ ... s12/``, 10 grey 64x64 images each (``1.pgm ...``).
-    Each person has a template (head shape, skin and hair tone, hairline, eye spacing
-    and size, eyebrows, nose, mouth, background, glasses for some); each image moves,
-    scales, tilts and turns the head a little, changes the lighting direction and
-    expression, sometimes closes the eyes, and adds noise. Identity is recoverable from
-    geometry and tone, as in a real face set, but no single pixel gives it away.
-``fer`` (:func:`make_fer`)
-    FER2013-like: ``train/ test/<emotion>/...jpg``, 48x48 grey JPEG, seven emotions
-    (angry, disgust, fear, happy, neutral, sad, surprise) with FER2013's class imbalance
-    (counts proportional to the real training set, so disgust is about 1.5 %, but never
-    fewer than ``min_per_class`` images, taken from the largest class); 350 training and
-    90 test images in all. Every
-    image is a new random face; the emotion sets the mouth (smile, frown, pressed, open
-    "O", wide open, crooked), the eyebrows (lowered "V", raised, raised inner ends) and
-    how wide the eyes are, each with jitter, so neighbouring emotions (fear and
-    surprise, angry and disgust) overlap as in the real data.
-``binary`` (:func:`make_binary`), ``covid``, ``down_syndrome``
-    Two classes, 60 images each in one folder per class (``layout="flat"``) or 40/10/10
-    per class in split folders (``layout="split"``), RGB or grey. Style ``"xray"``
-    (default, names ``covid``/``normal``): a chest-X-ray-like picture (body, two dark
-    lungs with ribs, spine, heart); the first class has several diffuse bright patches
-    in the lungs, the second has clear lungs (with at most one faint patch). Style
-    ``"face"`` (picked for names with "down"/"syndrome", e.g. ``down_syndrome``/
-    ``healthy``): random child faces where the first class has, on average, a rounder
-    and flatter face, upslanting and wider-set eyes, a smaller nose and a smaller,
-    more often open mouth, with overlapping distributions. ``make_covid`` and
-    ``make_down_syndrome`` are ``make_binary`` with those names in split layout.
+Here: the writing machinery (:func:`_materialise`), the geometric primitives, the face
+drawing shared by the face, emotion and Down syndrome sets, and :func:`make_binary`, the
+two-class generator a study gives its own drawing (``draw=``).
 
 Each generator writes its files only when the folder lacks a completed ``DEMO_DATA.txt``
 marker, which is written last and records that the data is synthetic, the generator, its
@@ -89,29 +53,6 @@ __all__ = [
 
 GENERATOR_VERSION = 1
 MARKER = "DEMO_DATA.txt"
-CLOTHING_CLASSES = (
-    "dress",
-    "hat",
-    "longsleeve",
-    "outwear",
-    "pants",
-    "shirt",
-    "shoes",
-    "shorts",
-    "skirt",
-    "t-shirt",
-)
-FER_CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
-# FER2013 training-set counts (data/README.md), so the demo has the same imbalance.
-FER_TRAIN_COUNTS = {
-    "angry": 3995,
-    "disgust": 436,
-    "fear": 4097,
-    "happy": 7215,
-    "neutral": 4965,
-    "sad": 4830,
-    "surprise": 3171,
-}
 SPLIT_NAMES = ("train", "validation", "test")
 # Images are drawn at twice their size and box-filtered down, which anti-aliases edges.
 _SUPERSAMPLE = 2
@@ -304,169 +245,6 @@ def _ramp(xx, yy, angle, amount):
 
 # --------------------------------------------------------------------------- clothing
 
-_CLOTHING_COLOURS = {
-    "dress": (190, 40, 70),
-    "hat": (150, 110, 70),
-    "longsleeve": (60, 90, 170),
-    "outwear": (60, 70, 50),
-    "pants": (40, 60, 110),
-    "shirt": (170, 200, 230),
-    "shoes": (40, 30, 30),
-    "shorts": (190, 170, 120),
-    "skirt": (120, 60, 150),
-    "t-shirt": (220, 200, 60),
-}
-
-
-def _clothing_shape(name: str, u, v, rng) -> tuple:
-    """(garment mask, dark detail mask, light detail mask) for one class."""
-    none = np.zeros_like(u, dtype=bool)
-    neck = _ellipse(u, v, 0, -0.62, 0.14 + 0.03 * rng.random(), 0.1)
-    if name in ("t-shirt", "longsleeve", "shirt", "outwear"):
-        half = 0.42 if name == "outwear" else 0.34
-        bottom = 0.8 if name == "outwear" else 0.62
-        torso = _quad(u, v, -0.58, bottom, (-half, half), (-half - 0.03, half + 0.03))
-        if name == "t-shirt":
-            reach, r = (0.66, -0.18 + 0.08 * rng.random()), 0.15
-        elif name == "outwear":
-            reach, r = (0.62, 0.72), 0.15
-        else:
-            reach, r = (0.56, 0.6), 0.1
-        sleeves = _capsule(u, v, (half - 0.04, -0.47), reach, r) | _capsule(
-            u, v, (-half + 0.04, -0.47), (-reach[0], reach[1]), r
-        )
-        mask = (torso | sleeves) & ~neck
-        dark, light = none, none
-        if name == "shirt":
-            light = (
-                _quad(u, v, -0.62, -0.4, (-0.2, -0.04), (-0.1, -0.0))
-                | _quad(u, v, -0.62, -0.4, (0.04, 0.2), (0.0, 0.1))
-            ) & ~neck
-            dark = np.zeros_like(mask)
-            for cv in np.linspace(-0.3, 0.5, 5):
-                dark |= _ellipse(u, v, 0, cv, 0.035, 0.035)
-        elif name == "outwear":
-            dark = _rect(u, v, -0.025, 0.025, -0.55, bottom) | _capsule(
-                u, v, (-0.25, -0.05), (-0.2, 0.25), 0.03
-            )
-            hood = _ellipse(u, v, 0, -0.62, 0.26, 0.16) & ~neck
-            mask |= hood
-        return mask, dark, light
-    if name == "dress":
-        straps = _rect(u, v, -0.2, -0.12, -0.8, -0.45) | _rect(u, v, 0.12, 0.2, -0.8, -0.45)
-        bodice = _quad(u, v, -0.5, -0.1, (-0.24, 0.24), (-0.2, 0.2))
-        flare = 0.5 + 0.15 * rng.random()
-        skirt = _quad(u, v, -0.12, 0.85, (-0.2, 0.2), (-flare, flare))
-        return straps | bodice | skirt, _rect(u, v, -0.21, 0.21, -0.14, -0.08), none
-    if name == "skirt":
-        flare = 0.55 + 0.15 * rng.random()
-        band = _rect(u, v, -0.32, 0.32, -0.45, -0.33)
-        body = _quad(u, v, -0.35, 0.45, (-0.32, 0.32), (-flare, flare))
-        return band | body, band, none
-    if name in ("pants", "shorts"):
-        end = 0.88 if name == "pants" else 0.2
-        spread = 0.06 if name == "pants" else 0.12
-        band = _rect(u, v, -0.36, 0.36, -0.78, -0.64)
-        hip = _quad(u, v, -0.66, -0.3, (-0.36, 0.36), (-0.38, 0.38))
-        left = _quad(u, v, -0.32, end, (-0.38, -0.02), (-0.38 - spread, -0.1))
-        right = _quad(u, v, -0.32, end, (0.02, 0.38), (0.1, 0.38 + spread))
-        return band | hip | left | right, band | _rect(u, v, -0.01, 0.01, -0.64, -0.35), none
-    if name == "hat":
-        dome = _ellipse(u, v, 0, 0.15, 0.42, 0.5) & (v <= 0.15)
-        brim_w = 0.65 + 0.15 * rng.random()
-        brim = _ellipse(u, v, 0, 0.15, brim_w, 0.1)
-        band = (v > 0.0) & (v <= 0.1) & _ellipse(u, v, 0, 0.15, 0.42, 0.5)
-        return dome | brim, band, none
-    if name == "shoes":
-        sole = _ellipse(u, v, 0.05, 0.35, 0.72, 0.16)
-        upper = _ellipse(u, v, -0.2, 0.2, 0.45, 0.3) & (v <= 0.35)
-        toe = _ellipse(u, v, 0.4, 0.3, 0.35, 0.15)
-        collar = _ellipse(u, v, -0.3, -0.05, 0.18, 0.08)
-        lining = _rect(u, v, -0.7, 0.8, 0.4, 0.52) & sole
-        return (sole | upper | toe) & ~collar, lining, none
-    raise ConfigError(f"no clothing shape for {name!r}")
-
-
-def _texture(u, v, rng) -> np.ndarray:
-    kind = rng.integers(0, 3)
-    if kind == 0:
-        return np.ones_like(u)
-    freq = rng.uniform(10, 22)
-    phase = rng.uniform(0, 2 * np.pi)
-    if kind == 1:
-        angle = rng.uniform(0, np.pi)
-        wave = np.sin(freq * (np.cos(angle) * u + np.sin(angle) * v) + phase)
-        return np.where(wave > 0, 1.0, 0.7).astype(np.float32)
-    checks = (np.sin(freq * u + phase) > 0) ^ (np.sin(freq * v) > 0)
-    return np.where(checks, 1.0, 0.78).astype(np.float32)
-
-
-def _draw_clothing(name: str, size: int, rng: np.random.Generator) -> np.ndarray:
-    xx, yy = _grid(size)
-    scale = rng.uniform(0.78, 1.05)
-    u, v = _pose(
-        xx,
-        yy,
-        rng.uniform(-0.1, 0.1),
-        rng.uniform(-0.08, 0.08),
-        scale,
-        rng.uniform(-0.18, 0.18),
-        flip=bool(rng.integers(0, 2)),
-    )
-    u = u * rng.uniform(0.9, 1.1)  # aspect jitter
-    mask, dark, light = _clothing_shape(name, u, v, rng)
-    if rng.random() < 0.7:
-        background = rng.uniform(205, 250) + rng.normal(0, 6, 3)
-    else:
-        background = rng.uniform(60, 230, 3)
-    base = np.asarray(_CLOTHING_COLOURS[name], dtype=np.float32)
-    colour = base + rng.normal(0, 30, 3) if rng.random() < 0.5 else rng.uniform(20, 235, 3)
-    canvas = np.empty(xx.shape + (3,), dtype=np.float32)
-    canvas[...] = background
-    shade = _texture(u, v, rng)[..., None]
-    garment = np.clip(colour, 0, 255) * shade
-    canvas = np.where(mask[..., None], garment, canvas)
-    canvas = np.where((dark & mask)[..., None], garment * 0.45, canvas)
-    canvas = np.where((light & ~mask)[..., None], np.minimum(colour * 1.3 + 40, 255), canvas)
-    canvas += _ramp(xx, yy, rng.uniform(0, 2 * np.pi), rng.uniform(0, 25))[..., None]
-    return _finish(canvas, size, rng, noise=4.0)
-
-
-def make_clothing(
-    folder: str | os.PathLike,
-    *,
-    seed: int = 0,
-    per_class: tuple = (40, 8, 8),
-    image_size: int = 64,
-) -> Path:
-    """Ten-class clothing stand-in: ``train/ validation/ test/<class>/<n>.jpg``, RGB JPEG.
-
-    ``per_class`` gives the (train, validation, test) images per class.
-    """
-    seed = _check_count("seed", seed)
-    counts = _split_counts("per_class", per_class, "split")
-    size = _check_count("image_size", image_size, 16)
-
-    def write(out: Path) -> None:
-        for ci, name in enumerate(CLOTHING_CLASSES):
-            for si, (split, n) in enumerate(zip(SPLIT_NAMES, counts)):
-                rng = np.random.default_rng([seed, 1, ci, si])
-                for i in range(n):
-                    _save(_draw_clothing(name, size, rng), out / split / name / f"{i}.jpg", "jpg")
-
-    params = {"per_class": list(counts), "image_size": size}
-    description = (
-        "Ten clothing classes drawn as flat silhouettes with per-image position, scale,\n"
-        "rotation, flip, texture, colour, background, lighting and noise jitter\n"
-        f"(train/validation/test = {counts[0]}/{counts[1]}/{counts[2]} per class, "
-        f"{size}x{size} RGB JPEG)."
-    )
-    return _materialise(folder, "clothing", seed, params, description, write)
-
-
-# --------------------------------------------------------------------------- faces
-
-
 def _face_template(rng: np.random.Generator) -> dict:
     return {
         "head_rx": rng.uniform(0.5, 0.66),
@@ -590,246 +368,28 @@ def _draw_face(
     return _finish(canvas, size, rng, noise=noise)
 
 
-def make_faces(
-    folder: str | os.PathLike,
-    *,
-    seed: int = 0,
-    people: int = 12,
-    images_per_person: int = 10,
-    image_size: int = 64,
-    fmt: str = "pgm",
-) -> Path:
-    """ORL-like face set: ``s1/ ... s<people>/`` with ``1.<fmt> ...`` grey images.
-
-    ``fmt`` is ``"pgm"`` (like ORL) or ``"png"``.
-    """
-    seed = _check_count("seed", seed)
-    people = _check_count("people", people, 2)
-    per = _check_count("images_per_person", images_per_person, 1)
-    size = _check_count("image_size", image_size, 16)
-    fmt = str(fmt).lower()
-    if fmt not in ("pgm", "png"):
-        raise ConfigError(f"fmt must be 'pgm' or 'png', got {fmt!r}")
-
-    def write(out: Path) -> None:
-        for p in range(people):
-            rng = np.random.default_rng([seed, 2, p])
-            template = _face_template(rng)
-            for i in range(per):
-                face = _draw_face(
-                    template,
-                    size,
-                    rng,
-                    bend=rng.normal(0, 0.04),
-                    mouth_open=max(0.0, rng.normal(0, 0.03)),
-                    brow_raise=rng.normal(0, 0.02),
-                    blink=bool(rng.random() < 0.1),
-                )
-                _save(face, out / f"s{p + 1}" / f"{i + 1}.{fmt}", fmt)
-
-    params = {"people": people, "images_per_person": per, "image_size": size, "fmt": fmt}
-    description = (
-        f"{people} synthetic people x {per} images, one folder per person (s1, s2, ...),\n"
-        f"{size}x{size} grey {fmt.upper()}: a face template per person (head, hair, eyes,\n"
-        "brows, nose, mouth, background, glasses) with per-image pose, lighting,\n"
-        "expression, blink and noise jitter."
-    )
-    return _materialise(folder, "faces", seed, params, description, write)
-
-
-# --------------------------------------------------------------------------- fer
-
-_EMOTIONS = {
-    "angry": dict(bend=-0.04, brow_raise=-0.06, brow_inner=-0.16, eye_scale=0.75),
-    "disgust": dict(
-        bend=-0.06, skew=0.14, brow_raise=-0.04, brow_inner=-0.06, eye_scale=0.7, nose_wrinkle=True
-    ),
-    "fear": dict(
-        bend=-0.06, mouth_open=0.07, brow_raise=0.1, brow_inner=0.1, eye_scale=1.4, mouth_scale=1.2
-    ),
-    "happy": dict(bend=0.18, mouth_open=0.07, teeth=True, eye_scale=0.8, mouth_scale=1.3),
-    "neutral": dict(),
-    "sad": dict(bend=-0.16, brow_inner=0.12, eye_scale=0.85, mouth_scale=0.9),
-    "surprise": dict(mouth_open=0.15, mouth_round=True, brow_raise=0.14, eye_scale=1.45),
-}
-
-
-def _draw_emotion(emotion: str, size: int, rng: np.random.Generator) -> np.ndarray:
-    spec = dict(_EMOTIONS[emotion])
-    template = _face_template(rng)
-    template["glasses"] = bool(rng.random() < 0.1)
-    # A thicker mouth line survives the small 48x48 size, where the emotion mostly lives.
-    template["mouth_t"] = rng.uniform(0.035, 0.055)
-    template["mouth_w"] *= spec.get("mouth_scale", 1.0)
-    jitter = {
-        "bend": spec.get("bend", 0.0) + rng.normal(0, 0.03),
-        "skew": spec.get("skew", 0.0) * rng.choice([-1, 1]) + rng.normal(0, 0.015),
-        "mouth_open": max(0.0, spec.get("mouth_open", 0.0) + rng.normal(0, 0.02)),
-        "brow_raise": spec.get("brow_raise", 0.0) + rng.normal(0, 0.02),
-        "brow_inner": spec.get("brow_inner", 0.0) + rng.normal(0, 0.025),
-        "eye_scale": spec.get("eye_scale", 1.0) * rng.uniform(0.9, 1.1),
-    }
-    return _draw_face(
-        template,
-        size,
-        rng,
-        mouth_round=spec.get("mouth_round", False),
-        teeth=spec.get("teeth", False),
-        nose_wrinkle=spec.get("nose_wrinkle", False),
-        pose=0.04,
-        light=25.0,
-        noise=4.0,
-        **jitter,
-    )
-
-
-def _fer_counts(total: int, minimum: int) -> dict:
-    """Largest-remainder counts proportional to FER2013's, each at least ``minimum``."""
-    weights = np.array([FER_TRAIN_COUNTS[c] for c in FER_CLASSES], dtype=float)
-    exact = total * weights / weights.sum()
-    counts = np.floor(exact).astype(int)
-    order = np.argsort(-(exact - counts), kind="stable")
-    counts[order[: total - counts.sum()]] += 1
-    if total < minimum * len(FER_CLASSES):
-        raise ConfigError(
-            f"{total} images cannot give each of the {len(FER_CLASSES)} emotions at least "
-            f"{minimum}; raise the total or lower min_per_class"
-        )
-    counts = np.maximum(counts, minimum)
-    # Images given to small classes come out of the largest, so the total stays as asked.
-    while counts.sum() > total:
-        counts[int(np.argmax(counts))] -= 1
-    return dict(zip(FER_CLASSES, counts.tolist()))
-
-
-def make_fer(
-    folder: str | os.PathLike,
-    *,
-    seed: int = 0,
-    train_total: int = 350,
-    test_total: int = 90,
-    min_per_class: int = 3,
-    image_size: int = 48,
-) -> Path:
-    """FER2013-like emotions: ``train/ test/<emotion>/*.jpg``, 48x48 grey, imbalanced."""
-    seed = _check_count("seed", seed)
-    train_total = _check_count("train_total", train_total, 1)
-    test_total = _check_count("test_total", test_total, 1)
-    minimum = _check_count("min_per_class", min_per_class, 1)
-    size = _check_count("image_size", image_size, 16)
-    plan = {"train": _fer_counts(train_total, minimum), "test": _fer_counts(test_total, minimum)}
-    prefix = {"train": "Training", "test": "PrivateTest"}
-
-    def write(out: Path) -> None:
-        for si, split in enumerate(("train", "test")):
-            for ci, emotion in enumerate(FER_CLASSES):
-                rng = np.random.default_rng([seed, 3, ci, si])
-                for i in range(plan[split][emotion]):
-                    path = out / split / emotion / f"{prefix[split]}_{i:05d}.jpg"
-                    _save(_draw_emotion(emotion, size, rng), path, "jpg")
-
-    params = {
-        "train_total": train_total,
-        "test_total": test_total,
-        "min_per_class": minimum,
-        "image_size": size,
-    }
-    description = (
-        "Seven emotions as random synthetic faces whose mouth, brows and eyes depend on the\n"
-        f"emotion; {size}x{size} grey JPEG; counts proportional to FER2013 (at least\n"
-        f"{minimum} per class): train {plan['train']}, test {plan['test']}."
-    )
-    return _materialise(folder, "fer", seed, params, description, write)
-
-
-# --------------------------------------------------------------------------- binary
-
-
-def _draw_xray(abnormal: bool, size: int, rng: np.random.Generator) -> np.ndarray:
-    xx, yy = _grid(size)
-    u, v = _pose(
-        xx,
-        yy,
-        rng.normal(0, 0.04),
-        rng.normal(0, 0.04),
-        rng.uniform(0.9, 1.08),
-        rng.normal(0, 0.05),
-    )
-    canvas = np.full(xx.shape, rng.uniform(5, 30), dtype=np.float32)
-    body = _quad(u, v, -1.0, 1.1, (-0.7, 0.7), (-0.92, 0.92)) | _ellipse(u, v, 0, -0.75, 0.75, 0.3)
-    canvas[body] = rng.uniform(120, 170)
-    lungs = np.zeros_like(body)
-    for side in (-1, 1):
-        lungs |= _ellipse(u, v, side * 0.33, 0.0, 0.25 + 0.03 * rng.random(), 0.62)
-    lung_level = rng.uniform(45, 75)
-    canvas[lungs] = lung_level
-    ribs = (np.sin(14 * (v + 0.15 * u * u) + rng.uniform(0, 6.3)) > 0.75) & lungs
-    canvas[ribs] += 35
-    canvas[_rect(u, v, -0.06, 0.06, -1.0, 1.0)] = rng.uniform(170, 210)
-    canvas[_ellipse(u, v, -0.12, 0.38, 0.26, 0.2)] = rng.uniform(130, 170)
-    blobs = rng.integers(3, 8) if abnormal else rng.integers(0, 2)
-    for _ in range(blobs):
-        side = rng.choice([-1, 1])
-        cu = side * rng.uniform(0.2, 0.5)
-        cv = rng.uniform(-0.2, 0.5) if abnormal else rng.uniform(-0.4, 0.4)
-        spread = rng.uniform(0.08, 0.18)
-        strength = rng.uniform(25, 65) if abnormal else rng.uniform(10, 30)
-        canvas += lungs * strength * np.exp(-((u - cu) ** 2 + (v - cv) ** 2) / (2 * spread**2))
-    canvas += _ramp(xx, yy, rng.uniform(0, 2 * np.pi), rng.uniform(0, 20))
-    canvas = (canvas - 128) * rng.uniform(0.85, 1.2) + 128
-    return _finish(canvas, size, rng, noise=5.0)
-
-
-_SKIN_TINTS = ((255, 224, 196), (241, 194, 150), (198, 134, 96), (141, 85, 60))
-
-
-def _draw_child(syndrome: bool, size: int, rng: np.random.Generator) -> np.ndarray:
-    t = _face_template(rng)
-    t["glasses"] = False
-    t["background"] = rng.uniform(120, 240)
-    if syndrome:
-        t["head_rx"] = rng.uniform(0.62, 0.72)
-        t["head_ry"] = rng.uniform(0.64, 0.74)
-        t["eye_tilt"] = rng.uniform(0.25, 0.45)
-        t["eye_dx"] = rng.uniform(0.26, 0.32)
-        t["eye_r"] = rng.uniform(0.05, 0.07)
-        t["nose_len"] = rng.uniform(0.08, 0.15)
-        t["mouth_w"] = rng.uniform(0.1, 0.18)
-        mouth_open = rng.uniform(0.04, 0.08) if rng.random() < 0.6 else 0.0
-    else:
-        t["head_rx"] = rng.uniform(0.5, 0.6)
-        t["head_ry"] = rng.uniform(0.76, 0.86)
-        t["eye_tilt"] = rng.uniform(-0.1, 0.12)
-        t["eye_dx"] = rng.uniform(0.17, 0.24)
-        t["eye_r"] = rng.uniform(0.07, 0.1)
-        t["nose_len"] = rng.uniform(0.18, 0.28)
-        t["mouth_w"] = rng.uniform(0.16, 0.28)
-        mouth_open = rng.uniform(0.02, 0.05) if rng.random() < 0.1 else 0.0
-    tint = _SKIN_TINTS[rng.integers(0, len(_SKIN_TINTS))]
-    return _draw_face(
-        t, size, rng, bend=rng.normal(0.02, 0.04), mouth_open=mouth_open, tint=tint, noise=5.0
-    )
-
-
 def make_binary(
     folder: str | os.PathLike,
     *,
+    draw: Callable[[bool, int, np.random.Generator], np.ndarray],
+    style: str,
+    finding: str,
     seed: int = 0,
-    class_names: tuple = ("covid", "normal"),
+    class_names: tuple = ("positive", "negative"),
     layout: str = "flat",
     per_class: int | tuple | None = None,
-    style: str | None = None,
     color: bool = True,
     image_size: int = 64,
-    fmt: str | None = None,
+    fmt: str = "png",
 ) -> Path:
-    """Two-class set; the first class carries the finding (see the module docstring).
+    """Two-class set; the first class carries the finding that ``draw`` paints.
 
+    ``draw(abnormal, size, rng)`` returns one ``size`` x ``size`` image (grey or RGB);
+    ``style`` names the drawing and ``finding`` describes it for the marker file.
     ``layout="flat"`` writes ``<class>/<n>.<fmt>`` (``per_class`` an int, default 60);
     ``layout="split"`` writes ``train/ validation/ test/<class>/...`` (``per_class`` a
-    (train, validation, test) tuple, default (40, 10, 10)). ``style`` is ``"xray"`` or
-    ``"face"`` (default: ``"face"`` when a class name mentions "down" or "syndrome").
-    ``color=False`` writes grey images. ``fmt`` defaults to png for X-rays, jpg for faces.
+    (train, validation, test) tuple, default (40, 10, 10)). ``color=False`` writes grey
+    images.
     """
     seed = _check_count("seed", seed)
     names = tuple(str(c) for c in class_names)
@@ -840,22 +400,14 @@ def make_binary(
     if per_class is None:
         per_class = 60 if layout == "flat" else (40, 10, 10)
     counts = _split_counts("per_class", per_class, layout)
-    if style is None:
-        joined = " ".join(names).lower()
-        style = "face" if ("down" in joined or "syndrome" in joined) else "xray"
-    if style not in ("xray", "face"):
-        raise ConfigError(f"style must be 'xray' or 'face', got {style!r}")
-    fmt = (fmt or ("png" if style == "xray" else "jpg")).lower()
+    fmt = str(fmt).lower()
     if fmt not in ("png", "jpg", "jpeg"):
         raise ConfigError(f"fmt must be 'png' or 'jpg', got {fmt!r}")
     size = _check_count("image_size", image_size, 16)
     splits = ("",) if layout == "flat" else SPLIT_NAMES
 
-    def draw(ci: int, rng) -> np.ndarray:
-        abnormal = ci == 0
-        image = (
-            _draw_xray(abnormal, size, rng) if style == "xray" else _draw_child(abnormal, size, rng)
-        )
+    def picture(ci: int, rng) -> np.ndarray:
+        image = draw(ci == 0, size, rng)
         if color and image.ndim == 2:
             image = np.repeat(image[..., None], 3, axis=2)
         elif not color and image.ndim == 3:
@@ -867,7 +419,7 @@ def make_binary(
             for si, (split, n) in enumerate(zip(splits, counts)):
                 rng = np.random.default_rng([seed, 4, ci, si])
                 for i in range(n):
-                    _save(draw(ci, rng), out / split / name / f"{name}_{i:04d}.{fmt}", fmt)
+                    _save(picture(ci, rng), out / split / name / f"{name}_{i:04d}.{fmt}", fmt)
 
     params = {
         "class_names": list(names),
@@ -878,39 +430,12 @@ def make_binary(
         "image_size": size,
         "fmt": fmt,
     }
-    finding = (
-        "diffuse bright patches in the lungs of chest-X-ray-like pictures"
-        if style == "xray"
-        else "rounder, flatter faces with upslanting, wider-set eyes and a smaller nose"
-    )
     description = (
         f"Two classes, {names[0]!r} (with the finding: {finding}) and {names[1]!r}\n"
         f"(without it); {layout} layout, {list(counts)} images per class, {size}x{size}\n"
         f"{'RGB' if color else 'grey'} {fmt.upper()}."
     )
     return _materialise(folder, "binary", seed, params, description, write)
-
-
-def make_covid(folder: str | os.PathLike, *, seed: int = 0, **kwargs) -> Path:
-    """``make_binary`` with classes covid/normal (X-ray style) in split folders."""
-    kwargs.setdefault("layout", "split")
-    return make_binary(folder, seed=seed, class_names=("covid", "normal"), **kwargs)
-
-
-def make_down_syndrome(folder: str | os.PathLike, *, seed: int = 0, **kwargs) -> Path:
-    """``make_binary`` with classes down_syndrome/healthy (face style) in split folders."""
-    kwargs.setdefault("layout", "split")
-    return make_binary(folder, seed=seed, class_names=("down_syndrome", "healthy"), **kwargs)
-
-
-DEMO_DATASETS = {
-    "clothing": make_clothing,
-    "faces": make_faces,
-    "fer": make_fer,
-    "binary": make_binary,
-    "covid": make_covid,
-    "down_syndrome": make_down_syndrome,
-}
 
 
 def demo_base() -> Path:
@@ -935,20 +460,18 @@ def demo_folder(
 ) -> Path:
     """The folder of a demo set under ``base`` (default :func:`demo_base`).
 
-    ``name``: the generator itself (a study's ``make_demo_data``, called as
-    ``generator(folder, seed=seed, **options)``) or a name in :data:`DEMO_DATASETS`.
+    ``name``: the generator (a study's ``make_demo_data``, called as
+    ``generator(folder, seed=seed, **options)``).
     With ``create=True`` (the default) the set is generated there first if it is not
     complete yet, so the returned folder is ready for ``index_folder``. ``options`` are
     keyword arguments for the generator (e.g. ``{"per_class": (10, 2, 2)}``). A seed
     other than 0, or options, get their own folder (``<name>-seed<seed>``,
     ``<name>-<hash of options>``), so differently made sets never overwrite each other.
     """
-    if callable(name):
-        generator, name = name, demo_name(name)
-    elif name in DEMO_DATASETS:
-        generator = DEMO_DATASETS[name]
-    else:
-        raise ConfigError(f"unknown demo data set {name!r}; available: {', '.join(DEMO_DATASETS)}")
+    if not callable(name):
+        raise ConfigError(f"demo data comes from a study's generator (e.g. "
+                          f"kerasbench.studies.faces.make_demo_data), got {name!r}")
+    generator, name = name, demo_name(name)
     seed = _check_count("seed", seed)
     options = dict(options or {})
     if "seed" in options:
@@ -976,10 +499,8 @@ def _accepted_options(generator) -> set:
     parameters = inspect.signature(generator).parameters
     accepted = set(parameters) - {"folder", "seed"}
     wrapped = getattr(generator, "wraps_generator", None)
-    if wrapped is None and any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
-        wrapped = make_binary if generator is not make_binary else None
     if wrapped is not None:
-        accepted |= _accepted_options(wrapped)
-        accepted.discard("class_names")
+        # A study's wrapper fixes these; the rest of the wrapped generator's options pass.
+        accepted |= _accepted_options(wrapped) - {"class_names", "draw", "style", "finding"}
     accepted.discard("kwargs")
     return accepted | ({"kwargs"} if "kwargs" in parameters else set())

@@ -27,6 +27,7 @@ from kerasbench.data.demo import (
 )
 
 CLASS_NAMES = ("covid", "normal")  # the first class carries the finding
+FINDING = "diffuse bright patches in the lungs of chest-X-ray-like pictures"
 
 
 def draw_xray(abnormal: bool, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -69,7 +70,9 @@ def make_demo_data(folder: str | os.PathLike, *, seed: int = 0, **options) -> Pa
     """Write the demo set into ``folder`` (split layout unless ``layout="flat"``); options
     are :func:`~kerasbench.data.demo.make_binary`'s (``per_class``, ``image_size``, ...)."""
     options.setdefault("layout", "split")
-    return make_binary(folder, seed=seed, class_names=CLASS_NAMES, **options)
+    options.setdefault("fmt", "png")
+    return make_binary(folder, seed=seed, class_names=CLASS_NAMES, draw=draw_xray,
+                       style="xray", finding=FINDING, **options)
 
 
 # The cached demo folder keeps its name (``<demo base>/covid``), and the option check of

@@ -21,6 +21,7 @@ import numpy as np
 from kerasbench.data.demo import _draw_face, _face_template, make_binary
 
 CLASS_NAMES = ("down_syndrome", "healthy")
+FINDING = "rounder, flatter faces with upslanting, wider-set eyes and a smaller nose"
 _SKIN_TINTS = ((255, 224, 196), (241, 194, 150), (198, 134, 96), (141, 85, 60))
 
 
@@ -59,8 +60,11 @@ def make_demo_data(folder: str | os.PathLike, *, seed: int = 0, **options) -> Pa
     it. ``options`` are :func:`~kerasbench.data.demo.make_binary`'s (``per_class`` as a
     (train, validation, test) tuple, ``image_size``, ``color``, ``fmt``, ``layout``)."""
     options.setdefault("layout", "split")
-    return make_binary(folder, seed=seed, class_names=CLASS_NAMES, **options)
+    options.setdefault("fmt", "jpg")
+    return make_binary(folder, seed=seed, class_names=CLASS_NAMES, draw=draw_child,
+                       style="face", finding=FINDING, **options)
 
 
 # The cached demo folder keeps the name it had before the study became a subpackage.
 make_demo_data.demo_name = "down_syndrome"
+make_demo_data.wraps_generator = make_binary
