@@ -100,3 +100,25 @@ def test_demo_sources(no_data_env, capsys):
         resolve_dataset("demo")
     with pytest.raises(ConfigError, match="demo"):
         resolve_dataset(None)
+
+
+def test_find_dataset_root_steps_through_wrapper_folders(tmp_path, capsys):
+    from kerasbench.data.sources import find_dataset_root
+
+    deep = tmp_path / "slug" / "Inner"
+    for name in ("covid", "normal"):
+        (deep / name).mkdir(parents=True)
+        (deep / name / "a.png").write_bytes(b"x")
+    (tmp_path / "slug" / "README.txt").write_text("about")
+    assert find_dataset_root(tmp_path) == deep
+    assert "holds only" in capsys.readouterr().out
+    # A split folder or a lone class folder is never stepped into.
+    split = tmp_path / "split"
+    (split / "train" / "a").mkdir(parents=True)
+    assert find_dataset_root(split, quiet=True) == split
+    lone = tmp_path / "lone"
+    (lone / "only_class").mkdir(parents=True)
+    (lone / "only_class" / "x.png").write_bytes(b"x")
+    assert find_dataset_root(lone, quiet=True) == lone
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        find_dataset_root(tmp_path / "missing")

@@ -23,6 +23,7 @@ __all__ = [
     "DATASETS_DOC",
     "DataSource",
     "data_root",
+    "find_dataset_root",
     "repo_root",
     "resolve_dataset",
 ]
@@ -163,3 +164,32 @@ def _search_bases() -> list:
         bases.append((root, why))
     bases.append((Path(KAGGLE_INPUT), "Kaggle input"))
     return bases
+
+
+def find_dataset_root(folder: str | os.PathLike, *, quiet: bool = False,
+                      max_depth: int = 5) -> Path:
+    """Step down through wrapper folders to the folder that holds the split or class
+    folders: archives and Kaggle mounts often add one or two (``/kaggle/input/<slug>/
+    <Name>/<class>/...``). A folder is stepped into when it is the only visible entry
+    beside no images (other files, e.g. a README, are allowed), is not a split folder
+    (``train/``, ``val/``...), and itself holds folders. Prints the step unless ``quiet``.
+    """
+    from kerasbench.data.scan import IMAGE_EXTENSIONS, SPLIT_ALIASES
+
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset folder {root} does not exist: check the path (see "
+                                f"{DATASETS_DOC} for where to get each data set)")
+    for _ in range(max_depth):
+        visible = [entry for entry in root.iterdir()
+                   if not entry.name.startswith((".", "__MACOSX"))]
+        folders = [entry for entry in visible if entry.is_dir()]
+        images_here = [entry for entry in visible if entry.suffix.lower() in IMAGE_EXTENSIONS]
+        if len(folders) != 1 or images_here or folders[0].name.lower() in SPLIT_ALIASES:
+            break
+        if not any(entry.is_dir() for entry in folders[0].iterdir()):
+            break  # a lone class folder: leave it for the index to report
+        if not quiet:
+            print(f"{root} holds only {folders[0].name}/: using that folder")
+        root = folders[0]
+    return root
