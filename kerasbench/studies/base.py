@@ -155,6 +155,21 @@ def describe_device() -> str:
             f"XLA {'on' if policy.jit_compile else 'off'}, augmentation {placement}")
 
 
+def check_records(records, study: str) -> list:
+    """The records as a list; no records, or an unfinished one, is an error that says to
+    run the study first (tables and figures are built from finished runs only)."""
+    from kerasbench.records import RunRecord
+
+    records = list(records)
+    if not records:
+        raise ValueError(f"no records: run the study first ({study}.run)")
+    for record in records:
+        if not isinstance(record, RunRecord) or not record.finished:
+            raise ValueError(f"expected finished RunRecords from {study}.run, got "
+                             f"{getattr(record, 'status', type(record).__name__)!r}")
+    return records
+
+
 def check_study_module(module) -> None:
     """A study subpackage must expose every verb and its protocol version."""
     missing = [verb for verb in (*VERBS, "PROTOCOL_VERSION", "make_demo_data")
