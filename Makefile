@@ -1,26 +1,29 @@
 # kerasbench: `make reproduce-all` runs every study notebook; `make test` runs the tests.
-# Both install into .venv first when needed.
+# Both install into .venv first when needed. Each reproduce target calls the `kerasbench`
+# command (see `kerasbench --help`); results go to ./results/<profile>/<study>/.
 
 PYTHON_SYSTEM ?= python3
 VENV := .venv
 PYTHON := $(VENV)/bin/python
+KERASBENCH := $(VENV)/bin/kerasbench
 PROFILE ?= demo
 DATA_DIR ?=
 TIMEOUT ?= 3600
 STAMP := $(VENV)/.installed
-RUNNER := $(PYTHON) -m kerasbench.notebook_runner --profile $(PROFILE) --timeout $(TIMEOUT) \
-	$(if $(DATA_DIR),--data-dir $(DATA_DIR))
+RUN := $(KERASBENCH) run --profile $(PROFILE) --timeout $(TIMEOUT)
 
-.PHONY: install test test-fast lint clean reproduce-all benchmarks
+.PHONY: install test test-fast lint clean reproduce-all report benchmarks
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt setup.cfg pyproject.toml
+# requirements.txt pins the versions tested together (tensorflow-cpu on CPU); the package
+# itself goes in editable with --no-deps so the pins stay as they are.
+$(STAMP): requirements.txt setup.cfg setup.py pyproject.toml
 	test -x $(PYTHON) || $(PYTHON_SYSTEM) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -r requirements.txt
 	$(PYTHON) -m pip install --quiet --no-deps -e .
-	$(PYTHON) -m ipykernel install --sys-prefix --name kerasbench --display-name "Python (kerasbench)"
+	$(KERASBENCH) kernel install --sys-prefix
 	touch $(STAMP)
 
 test: install
@@ -32,11 +35,16 @@ test-fast: install
 lint: install
 	$(PYTHON) -m ruff check kerasbench tests benchmarks
 
+# DATA_DIR: the folder that holds each study's dataset (looked up by the profile's name).
 reproduce-all: install
-	$(RUNNER) --all
+	$(RUN) --all $(if $(DATA_DIR),--data-root $(DATA_DIR))
 
+# DATA_DIR: this study's dataset folder (a name is looked up under KERASBENCH_DATA_ROOT).
 reproduce-%: install
-	$(RUNNER) --study $*
+	$(RUN) $* $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+report: install
+	$(KERASBENCH) report results
 
 benchmarks: install
 	$(PYTHON) benchmarks/feature_cache.py

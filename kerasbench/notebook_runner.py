@@ -1,45 +1,90 @@
-"""Run study notebooks with papermill under a named profile.
+"""Run study notebooks with papermill under a named profile (what ``kerasbench run`` calls).
 
-A profile is a YAML file of notebook parameters, ``notebooks/profiles/<study>/<profile>.yaml``.
-Its names are checked against the notebook's ``parameters`` cell before anything runs, so a
-typo is an error rather than a silently ignored setting. Executed notebooks, results rows
-and figures go under ``results/<profile>/<study>/``; a failed notebook's output is kept
-with the error visible, and the command exits non-zero.
+A profile is a YAML file of notebook parameters, ``profiles/<study>/<profile>.yaml`` beside
+the notebooks. Its names, and every ``-p name=value`` override, are checked against the
+notebook's ``parameters`` cell before anything runs, so a typo is an error rather than a
+silently ignored setting. Executed notebooks, records, tables and figures go under
+``<results>/<profile>/<study>/`` (``./results`` of the folder the command runs in unless
+told otherwise); a failed notebook is kept with the error visible and
+:class:`NotebookFailed` names it.
 
-Usage: ``python -m kerasbench.notebook_runner --profile demo --all`` (what ``make
-reproduce-all`` runs) or ``--study clothing``.
+Where the notebooks are: ``$KERASBENCH_NOTEBOOKS`` if set, else ``kerasbench/notebooks``
+inside an installed wheel, else ``notebooks/`` at the root of a clone (an editable
+install). ``python -m kerasbench.notebook_runner`` is an alias of ``kerasbench run``.
 """
 
 from __future__ import annotations
 
-import argparse
+import ast
+import atexit
+import json
 import os
+import shutil
 import sys
-import time
+import tempfile
 from pathlib import Path
 
 import yaml
 
 from kerasbench.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = REPO_ROOT / "notebooks"
-PROFILES = NOTEBOOKS / "profiles"
+PACKAGE_DIR = Path(__file__).resolve().parent
 KERNEL_NAME = "kerasbench"
 # Parameters the runner itself sets; every study notebook declares them.
 RUNNER_PARAMETERS = ("profile", "output_dir", "data_dir")
+# String parameters that name files or folders: a relative path that exists where the
+# command runs is made absolute, because the notebook runs in its output folder.
+_PATH_SUFFIXES = ("_dir", "_path", "_file")
 
 
-def list_studies(notebooks: Path = NOTEBOOKS) -> list[str]:
-    """The registered studies whose notebook is present (an empty list is an error)."""
+class NotebookFailed(RuntimeError):
+    """A study notebook raised; ``executed`` is the saved notebook with the failing cell."""
+
+    def __init__(self, study: str, executed: Path, reason: str):
+        super().__init__(f"{study}: {reason} (executed notebook with the error: {executed})")
+        self.study, self.executed, self.reason = study, Path(executed), reason
+
+
+# --------------------------------------------------------------------------- locations
+
+
+def notebooks_dir() -> Path:
+    """The folder holding the study notebooks and ``profiles/`` (see the module docstring)."""
+    env = os.environ.get("KERASBENCH_NOTEBOOKS")
+    if env:
+        return Path(env).expanduser().resolve()
+    packaged = PACKAGE_DIR / "notebooks"  # an installed wheel: package data
+    if any(packaged.glob("*.ipynb")):
+        return packaged
+    return PACKAGE_DIR.parent / "notebooks"  # a clone (editable install)
+
+
+def profiles_dir(notebooks: Path | None = None) -> Path:
+    return (notebooks or notebooks_dir()) / "profiles"
+
+
+def default_results_root() -> Path:
+    """``./results`` of the folder the command runs in."""
+    return Path.cwd() / "results"
+
+
+def list_studies(notebooks: Path | None = None) -> list[str]:
+    """The registered studies whose notebook is present, then any other ``<name>.ipynb``
+    with a ``profiles/<name>/`` folder (a user's own study); callers treat [] as an error."""
     from kerasbench.studies import STUDIES
 
-    return sorted(name for name, info in STUDIES.items() if (notebooks / info.notebook).exists())
+    notebooks = notebooks or notebooks_dir()
+    found = [name for name, info in STUDIES.items() if (notebooks / info.notebook).exists()]
+    registered = {info.notebook for info in STUDIES.values()}
+    found += [path.stem for path in sorted(notebooks.glob("*.ipynb"))
+              if path.name not in registered and (notebooks / "profiles" / path.stem).is_dir()]
+    return found
 
 
-def notebook_path(study: str, notebooks: Path = NOTEBOOKS) -> Path:
+def notebook_path(study: str, notebooks: Path | None = None) -> Path:
     from kerasbench.studies import STUDIES
 
+    notebooks = notebooks or notebooks_dir()
     # A study outside the registry (a user's own notebook) is <name>.ipynb.
     path = notebooks / (STUDIES[study].notebook if study in STUDIES else f"{study}.ipynb")
     if not path.exists():
@@ -47,8 +92,16 @@ def notebook_path(study: str, notebooks: Path = NOTEBOOKS) -> Path:
     return path
 
 
+def list_profiles(study: str, profiles: Path | None = None) -> list[str]:
+    folder = (profiles or profiles_dir()) / study
+    return sorted(path.stem for path in folder.glob("*.yaml"))
+
+
+# --------------------------------------------------------------------------- parameters
+
+
 def notebook_parameters(path: Path) -> dict:
-    """The names and literal defaults of a notebook's ``parameters`` cell."""
+    """The names and default source text of a notebook's ``parameters`` cell."""
     import papermill
 
     inferred = papermill.inspect_notebook(str(path))
@@ -57,11 +110,23 @@ def notebook_parameters(path: Path) -> dict:
     return {name: spec["default"] for name, spec in inferred.items()}
 
 
-def load_profile(study: str, profile: str, profiles: Path = PROFILES) -> dict:
+def notebook_defaults(path: Path) -> dict:
+    """The ``parameters`` cell's defaults as Python values (source text where not literal)."""
+    values = {}
+    for name, source in notebook_parameters(path).items():
+        try:
+            values[name] = ast.literal_eval(source)
+        except (ValueError, SyntaxError):
+            values[name] = source
+    return values
+
+
+def load_profile(study: str, profile: str, profiles: Path | None = None) -> dict:
+    profiles = profiles or profiles_dir()
     path = profiles / study / f"{profile}.yaml"
     if not path.exists():
-        available = sorted(p.stem for p in (profiles / study).glob("*.yaml"))
-        raise ConfigError(f"no profile file {path}; profiles for {study}: {available}")
+        raise ConfigError(f"no profile file {path}; profiles for {study}: "
+                          f"{list_profiles(study, profiles)}")
     with open(path, encoding="utf-8") as stream:
         values = yaml.safe_load(stream) or {}
     if not isinstance(values, dict):
@@ -79,78 +144,150 @@ def check_parameters(parameters: dict, path: Path, source: str = "profile") -> N
         )
 
 
+def parse_assignments(items: list[str] | None) -> dict:
+    """``["epochs=3", "weights=null", "sizes=[32, 64]"]`` -> values read as YAML."""
+    values = {}
+    for item in items or ():
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise ConfigError(f"-p {item!r}: write NAME=VALUE (VALUE read as YAML, e.g. "
+                              "epochs=3, weights=null, sizes=[32,64])")
+        try:
+            values[name.strip()] = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError as error:
+            raise ConfigError(f"-p {item!r}: the value is not valid YAML ({error})") from None
+    return values
+
+
+def absolute_paths(parameters: dict, base: Path | None = None) -> dict:
+    """Relative file and folder parameters that exist from ``base`` (the folder the
+    command runs in) made absolute, since the notebook runs in its output folder."""
+    base = Path(base or Path.cwd())
+    out = dict(parameters)
+    for name, value in parameters.items():
+        if not isinstance(value, str) or not value or value in ("imagenet", "demo", "auto"):
+            continue
+        if name.endswith(_PATH_SUFFIXES) or name == "weights":
+            candidate = Path(value).expanduser()
+            if not candidate.is_absolute() and (base / candidate).exists():
+                out[name] = str((base / candidate).resolve())
+            elif name == "weights" and not candidate.exists():
+                # A weights file not where it says: look in $KERASBENCH_WEIGHTS_DIR and
+                # Keras's cache by its name.
+                from kerasbench.cli.common import find_weight_file
+
+                found, _ = find_weight_file(candidate.name)
+                if found is not None:
+                    out[name] = str(found.resolve())
+    return out
+
+
 def resolve_parameters(study: str, profile: str, *, output_dir: Path, data_dir: str | None = None,
-                       overrides: dict | None = None, notebooks: Path = NOTEBOOKS,
-                       profiles: Path = PROFILES) -> dict:
+                       overrides: dict | None = None, notebooks: Path | None = None,
+                       profiles: Path | None = None) -> dict:
+    """The profile's values, then ``overrides``, then the runner's own (profile,
+    output_dir, data_dir); every name checked against the notebook's parameters."""
+    notebooks = notebooks or notebooks_dir()
     path = notebook_path(study, notebooks)
-    parameters = load_profile(study, profile, profiles)
-    parameters.update(overrides or {})
+    parameters = load_profile(study, profile, profiles or profiles_dir(notebooks))
+    check_parameters(parameters, path, source=f"profile {profile!r}")
+    if overrides:
+        check_parameters(overrides, path, source="-p")
+        parameters.update(overrides)
     parameters["profile"] = profile
     parameters["output_dir"] = str(output_dir)
     if data_dir:
-        parameters["data_dir"] = str(Path(data_dir).resolve())
+        # A folder is passed as its absolute path; anything else is a dataset name the
+        # study looks up under DATA_DIR / KERASBENCH_DATA / /kaggle/input.
+        local = Path(data_dir).expanduser()
+        parameters["data_dir"] = str(local.resolve()) if local.exists() else str(data_dir)
+    parameters = absolute_paths(parameters)
     check_parameters(parameters, path)
     return parameters
 
 
-def run_study(study: str, profile: str = "demo", *, results_root: Path = REPO_ROOT / "results",
+# --------------------------------------------------------------------------- the kernel
+
+_PRIVATE_KERNELS: dict[str, str] = {}
+
+
+def this_python_kernel() -> str:
+    """A kernelspec that runs this interpreter, in a private folder put first on
+    ``JUPYTER_PATH`` for this process, so a run never depends on which kernels a user
+    installed (or on an old ``kerasbench`` kernel pointing at another environment)."""
+    if sys.executable in _PRIVATE_KERNELS:
+        return _PRIVATE_KERNELS[sys.executable]
+    name = "kerasbench-run"
+    root = Path(tempfile.mkdtemp(prefix="kerasbench-kernel-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    spec_dir = root / "kernels" / name
+    spec_dir.mkdir(parents=True)
+    # log_level ERROR: no "running over TCP without encryption" warning on every run.
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                     "--IPKernelApp.log_level=ERROR"],
+            "display_name": "Python (kerasbench run)", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        item for item in (str(root), os.environ.get("JUPYTER_PATH")) if item)
+    _PRIVATE_KERNELS[sys.executable] = name
+    return name
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_study(study: str, profile: str = "demo", *, results_root: Path | None = None,
               data_dir: str | None = None, overrides: dict | None = None,
-              timeout: int = 3600, kernel: str = KERNEL_NAME, notebooks: Path = NOTEBOOKS,
-              profiles: Path = PROFILES) -> Path:
-    """Execute one study notebook; returns the executed notebook's path (raises on failure,
-    after papermill has saved the executed notebook with the failing cell)."""
+              timeout: int = 3600, kernel: str | None = None, notebooks: Path | None = None,
+              profiles: Path | None = None, progress_bar: bool = False,
+              log_output: bool = False) -> Path:
+    """Execute one study notebook into ``<results_root>/<profile>/<study>/``; returns the
+    executed notebook. Raises :class:`NotebookFailed` (after papermill saved the executed
+    notebook with the failing cell) or :class:`ConfigError` before anything runs.
+
+    ``kernel`` None runs this interpreter (:func:`this_python_kernel`)."""
     import papermill
 
     # Kernels inherit the environment: keep TensorFlow's C++ start-up chatter out of logs.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    output_dir = (Path(results_root) / profile / study).resolve()
-    output_dir.mkdir(parents=True, exist_ok=True)
+    notebooks = notebooks or notebooks_dir()
+    results_root = Path(results_root) if results_root is not None else default_results_root()
+    output_dir = (results_root / profile / study).resolve()
     parameters = resolve_parameters(study, profile, output_dir=output_dir, data_dir=data_dir,
                                     overrides=overrides, notebooks=notebooks, profiles=profiles)
+    output_dir.mkdir(parents=True, exist_ok=True)
     executed = output_dir / f"{study}.ipynb"
-    papermill.execute_notebook(
-        str(notebook_path(study, notebooks)), str(executed), parameters=parameters,
-        kernel_name=kernel, cwd=str(output_dir), execution_timeout=timeout,
-        progress_bar=False, log_output=False,
-    )
+    try:
+        papermill.execute_notebook(
+            str(notebook_path(study, notebooks)), str(executed), parameters=parameters,
+            kernel_name=kernel or this_python_kernel(), cwd=str(output_dir),
+            execution_timeout=timeout, progress_bar=progress_bar, log_output=log_output,
+        )
+    except papermill.PapermillExecutionError as error:
+        reason = f"cell {error.exec_count} raised {error.ename}: {error.evalue}"
+        raise NotebookFailed(study, executed, reason) from error
+    except Exception as error:  # kernel died, timeout, ...: the notebook is still saved
+        if executed.exists():
+            raise NotebookFailed(study, executed, f"{type(error).__name__}: {error}") from error
+        raise
     return executed
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    choice = parser.add_mutually_exclusive_group(required=True)
-    choice.add_argument("--all", action="store_true", help="every notebook in notebooks/")
-    choice.add_argument("--study", action="append", help="a study name (repeatable)")
-    parser.add_argument("--profile", default="demo")
-    parser.add_argument("--data-dir", default=None, help="dataset folder for the paper profile")
-    parser.add_argument("--results", default=str(REPO_ROOT / "results"))
-    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
-    parser.add_argument("--kernel", default=KERNEL_NAME)
-    arguments = parser.parse_args(argv)
+    """Alias of ``kerasbench run`` (the old ``--study NAME`` is still accepted)."""
+    from kerasbench.cli import main as cli_main
 
-    studies = list_studies() if arguments.all else arguments.study
-    if not studies:
-        print(f"no study notebooks found in {NOTEBOOKS}: nothing to run", flush=True)
-        return 1
-    failures = []
-    for study in studies:
-        start = time.perf_counter()
-        print(f"[{study}] profile={arguments.profile} ...", flush=True)
-        try:
-            executed = run_study(study, arguments.profile, results_root=Path(arguments.results),
-                                 data_dir=arguments.data_dir, timeout=arguments.timeout,
-                                 kernel=arguments.kernel)
-        except Exception as error:  # report every study, then fail the command
-            failures.append(study)
-            print(f"[{study}] FAILED after {time.perf_counter() - start:.0f}s: "
-                  f"{type(error).__name__}: {str(error)[-2000:]}", flush=True)
-            continue
-        print(f"[{study}] ok in {time.perf_counter() - start:.0f}s -> {executed}", flush=True)
-    if failures:
-        print(f"failed: {failures} (executed notebooks with the errors are under "
-              f"{arguments.results}/{arguments.profile}/)", flush=True)
-        return 1
-    return 0
+    argv = list(sys.argv[1:] if argv is None else argv)
+    converted = []
+    while argv:
+        item = argv.pop(0)
+        if item == "--study" and argv:
+            converted.append(argv.pop(0))
+        elif item == "--results" and argv:
+            converted += ["--output-dir", argv.pop(0)]
+        else:
+            converted.append(item)
+    return cli_main(["run", *converted])
 
 
 if __name__ == "__main__":

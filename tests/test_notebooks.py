@@ -21,3 +21,13 @@ def test_study_notebook_runs(study, tmp_path):
 def test_profiles_match_notebook_parameters(study, tmp_path):
     for profile in ("demo", "paper", "test"):
         notebook_runner.resolve_parameters(study, profile, output_dir=tmp_path)
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_notebook_declares_what_the_runner_sets(study):
+    declared = notebook_runner.notebook_parameters(notebook_runner.notebook_path(study))
+    assert set(notebook_runner.RUNNER_PARAMETERS) <= set(declared)
+
+
+def test_studies_are_found():
+    assert STUDIES, f"no study notebooks in {notebook_runner.notebooks_dir()}"

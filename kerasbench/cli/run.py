@@ -1,0 +1,147 @@
+"""``kerasbench run``: execute study notebooks under a profile with papermill."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "run", help="run study notebooks under a profile (papermill)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Execute each study's notebook with the profile's parameters (checked "
+                    "against the notebook's parameters cell before anything runs). Outputs "
+                    "go to <output-dir>/<profile>/<study>/: the executed notebook, "
+                    "records/, tables/, figures/. Exit status 0 when every study ran, 1 "
+                    "when one failed (its executed notebook, with the error, is named), "
+                    "2 for a usage error (unknown study, profile or parameter).",
+        epilog="examples:\n"
+               "  kerasbench run covid_xray --profile test\n"
+               "  kerasbench run --all\n"
+               "  kerasbench run clothing --profile paper --data-dir ~/data/clothing-dataset-small\n"
+               "  kerasbench run fer2013 -p epochs=3 -p weights=null --log-output\n")
+    parser.add_argument("studies", nargs="*", metavar="STUDY",
+                        help="study names (see `kerasbench list`)")
+    parser.add_argument("--all", action="store_true", help="every study")
+    parser.add_argument("--profile", default="demo",
+                        help="parameter profile: demo (default; generated data, CPU minutes), "
+                             "test (smallest), paper (the paper's protocol, real data, GPU)")
+    parser.add_argument("--data-dir", default=None, metavar="D",
+                        help="the study's dataset: a folder, or a name looked up under the "
+                             "data root (one study only)")
+    parser.add_argument("--data-root", default=None, metavar="R",
+                        help="folder holding datasets by name, e.g. /kaggle/input (default: "
+                             "$KERASBENCH_DATA_ROOT, else /kaggle/input when it exists)")
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one notebook parameter, VALUE read as YAML "
+                             "(repeatable): -p epochs=3 -p 'image_sizes=[32, 64]' -p weights=null")
+    parser.add_argument("--output-dir", default=None, metavar="O",
+                        help="results root (default: ./results of the current folder)")
+    parser.add_argument("--log-output", action="store_true",
+                        help="stream each cell's output while it runs")
+    progress = parser.add_mutually_exclusive_group()
+    progress.add_argument("--progress", dest="progress", action="store_true", default=None,
+                          help="papermill's cell progress bar (default: on a terminal only)")
+    progress.add_argument("--no-progress", dest="progress", action="store_false",
+                          help="no progress bar")
+    parser.add_argument("--timeout", type=int, default=3600, metavar="S",
+                        help="seconds one cell may run (default 3600)")
+    parser.add_argument("--kernel", default=None,
+                        help="Jupyter kernel name (default: this Python, whatever kernels "
+                             "are installed)")
+    parser.set_defaults(handler=main)
+
+
+def _configure_cell_log() -> None:
+    """papermill logs cell output at INFO on its logger; show it plainly on stdout."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("papermill")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def main(args: argparse.Namespace) -> int:
+    from kerasbench.cli import CommandError
+    from kerasbench.cli.common import (
+        available_studies,
+        check_study,
+        export_data_root,
+        link_weights_into_cache,
+        tensorflow_missing,
+    )
+    from kerasbench.notebook_runner import (
+        NotebookFailed,
+        default_results_root,
+        parse_assignments,
+        resolve_parameters,
+        run_study,
+    )
+
+    if args.all and args.studies:
+        raise CommandError("give study names or --all, not both")
+    if not args.all and not args.studies:
+        raise CommandError("name at least one study, or --all (see `kerasbench list`)")
+    studies = available_studies() if args.all else [check_study(s) for s in args.studies]
+    if args.data_dir and len(studies) > 1:
+        raise CommandError("--data-dir is one study's dataset; for several studies use "
+                           "--data-root (the folder that holds each study's dataset)")
+    overrides = parse_assignments(args.parameter)
+    results_root = Path(args.output_dir).expanduser().resolve() if args.output_dir \
+        else default_results_root()
+    export_data_root(args.data_root)
+
+    # Every study's parameters are checked before the first one runs.
+    for study in studies:
+        resolve_parameters(study, args.profile, output_dir=results_root / args.profile / study,
+                           data_dir=args.data_dir, overrides=overrides)
+    missing = tensorflow_missing()
+    if missing:
+        print(f"kerasbench run: {missing}", file=sys.stderr)
+        return 1
+    link_weights_into_cache()
+    if args.log_output:
+        _configure_cell_log()
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+
+    failures = []
+    started = time.perf_counter()
+    for position, study in enumerate(studies, start=1):
+        start = time.perf_counter()
+        print(f"[{position}/{len(studies)}] {study}: profile {args.profile} -> "
+              f"{results_root / args.profile / study}", flush=True)
+        try:
+            executed = run_study(study, args.profile, results_root=results_root,
+                                 data_dir=args.data_dir, overrides=overrides,
+                                 timeout=args.timeout, kernel=args.kernel,
+                                 progress_bar=progress, log_output=args.log_output)
+        except NotebookFailed as error:
+            failures.append((study, error.executed))
+            print(f"[{position}/{len(studies)}] {study}: FAILED after "
+                  f"{time.perf_counter() - start:.0f}s: {error.reason}\n"
+                  f"    executed notebook with the error: {error.executed}",
+                  file=sys.stderr, flush=True)
+            continue
+        except Exception as error:  # kernel could not start, ...: report, go on
+            failures.append((study, None))
+            print(f"[{position}/{len(studies)}] {study}: FAILED after "
+                  f"{time.perf_counter() - start:.0f}s: {type(error).__name__}: "
+                  f"{str(error)[-2000:]}", file=sys.stderr, flush=True)
+            continue
+        print(f"[{position}/{len(studies)}] {study}: ok in {time.perf_counter() - start:.0f}s "
+              f"-> {executed}", flush=True)
+    elapsed = time.perf_counter() - started
+    if failures:
+        print(f"{len(failures)} of {len(studies)} studies failed ({elapsed:.0f}s): "
+              + ", ".join(f"{study} ({path or 'no notebook written'})" for study, path in failures),
+              file=sys.stderr, flush=True)
+        return 1
+    print(f"{len(studies)} studies ran in {elapsed:.0f}s; results in "
+          f"{results_root / args.profile}; `kerasbench report {results_root}` builds the "
+          "HTML page", flush=True)
+    return 0
