@@ -131,6 +131,12 @@ def keras_cache_folder() -> Path:
 
 def _imagenet_base(spec: BackboneSpec, input_shape: tuple) -> keras.Model:
     cache = keras_cache_folder()
+    # A folder of weight files (Kaggle: an attached weights data set) comes first.
+    weights_dir = os.environ.get("KERASBENCH_WEIGHTS_DIR")
+    if weights_dir and spec.imagenet_file is not None:
+        local = Path(weights_dir).expanduser() / spec.imagenet_file
+        if local.is_file():
+            return spec.constructor(input_shape=input_shape, weights=str(local), name=spec.name)
     if spec.imagenet_download:
         try:
             return spec.constructor(input_shape=input_shape, weights="imagenet", name=spec.name)

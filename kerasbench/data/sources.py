@@ -155,9 +155,10 @@ def resolve_dataset(
 
 def _search_bases() -> list:
     bases = []
-    env = os.environ.get("DATA_DIR")
-    if env:
-        bases.append((Path(env).expanduser(), "DATA_DIR"))
+    for variable in ("DATA_DIR", "KERASBENCH_DATA_ROOT"):
+        env = os.environ.get(variable)
+        if env:
+            bases.append((Path(env).expanduser(), variable))
     root = data_root()
     if root is not None:
         why = "KERASBENCH_DATA" if os.environ.get("KERASBENCH_DATA") else "shared data"

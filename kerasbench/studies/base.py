@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from kerasbench.errors import ConfigError
+from kerasbench.io import write_json_atomic
 from kerasbench.reports import data_note, save_table
 from kerasbench.seeding import set_seed
 from kerasbench.store import RunStore
@@ -130,18 +131,29 @@ class StudyContext:
 def start_study(study: str, *, profile: str, output_dir, data_dir, demo_generator,
                 seed: int, demo_options: dict | None = None) -> StudyContext:
     """Create the output folders, seed everything, and resolve the dataset: ``data_dir``
-    None means the study's embedded demo data (``demo_generator``, made on first use)."""
+    None means the study's embedded demo data (``demo_generator``, made on first use).
+
+    ``output_dir`` None (a notebook opened in Jupyter) means ``results/<profile>/<study>``
+    of the current folder, so outputs follow the profile. ``context.json`` there records
+    which data the run read (the HTML report reads it back)."""
     from kerasbench.data.sources import resolve_dataset
 
+    if output_dir is None:
+        output_dir = Path("results") / str(profile) / study
     output_dir = Path(output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     set_seed(seed)
     source = resolve_dataset(data_dir, demo=demo_generator, demo_options=demo_options or {})
     print(describe_device())
-    return StudyContext(
+    context = StudyContext(
         study=study, profile=profile, output_dir=output_dir, data_dir=Path(source.path),
         is_demo=source.is_demo, data_description=source.description, seed=seed,
     )
+    write_json_atomic(output_dir / "context.json", {
+        "study": study, "profile": profile, "data_dir": str(context.data_dir),
+        "is_demo": context.is_demo, "data_description": context.data_description,
+        "seed": seed})
+    return context
 
 
 def describe_device() -> str:
