@@ -1,6 +1,6 @@
 """The clothing study: the paper's tables as data, the verbs on the test profile, run
-identity and resumption, tables built from records, open-set answers, and the same numbers
-as before the refactor."""
+identity and resumption, seeds (identity, headline, paired comparison, verdicts), tables
+built from records, open-set answers, and the same numbers as before the refactor."""
 
 from pathlib import Path
 
@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from kerasbench import summaries
 from kerasbench.errors import ConfigError
 from kerasbench.records import RunRecord, make_run_id
+from kerasbench.stats import HEADLINE_COLUMNS
 from kerasbench.studies import clothing
 from kerasbench.studies.base import check_study_module, start_study
 from kerasbench.studies.clothing.grid import usable_sizes
@@ -20,7 +22,10 @@ from kerasbench.studies.clothing.tables import (
     final_models,
     grid_seconds,
     grid_trials,
+    headline,
+    paired,
     table_one,
+    verdicts,
 )
 
 PROFILE = Path(__file__).resolve().parents[1] / "notebooks" / "profiles" / "clothing"
@@ -54,7 +59,7 @@ def test_paper_table_one_is_the_seed_table():
 def test_configs_plan_each_backbones_grid_then_its_final():
     planned = clothing.configs(backbones=["xception", "squeezenet1_1"], image_sizes=[32, 72],
                                batch_sizes=[8, 16], learning_rates=[0.01, 0.001],
-                               grid_epochs=1, final_epochs=2, weights=None, seed=3)
+                               grid_epochs=1, final_epochs=2, weights=None, seeds=[3])
     grid = [run for run in planned if run.experiment == "grid"]
     finals = [run for run in planned if run.experiment == "final"]
     # Xception's minimum input is 71 px: its grid has the 72 px size only.
@@ -66,6 +71,36 @@ def test_configs_plan_each_backbones_grid_then_its_final():
     assert "performance" not in grid[0].config and grid[0].config["stage"] == "grid"
     assert clothing.configs()[0].config["weights"] == "imagenet"  # the paper's by default
     assert len(clothing.configs()) == 4 * 27 + 4
+    assert {run.config["seed"] for run in planned} == {3}
+
+
+def run_ids(planned):
+    return {make_run_id(run.config, "data", "1"): run for run in planned}
+
+
+def test_seeds_are_in_the_identity_and_adding_one_plans_only_its_runs():
+    options = dict(backbones=["squeezenet1_1", "densenet201"], image_sizes=[32],
+                   batch_sizes=[8, 16], learning_rates=[0.01], weights="imagenet")
+    one = run_ids(clothing.configs(seeds=[0], **options))
+    # A grid per seed (the default): seed 1 adds its own grids and finals, nothing else.
+    two = clothing.configs(seeds=[0, 1], **options)
+    assert len(two) == 2 * len(one) and set(one) <= set(run_ids(two))
+    added = [run for key, run in run_ids(two).items() if key not in one]
+    assert {run.config["seed"] for run in added} == {1}
+    assert [run.experiment for run in added].count("final") == 2
+    # Each seed's grid is in grid order, before the finals.
+    assert [(run.config["backbone"], run.config["seed"]) for run in two[:8:2]] == [
+        ("squeezenet1_1", 0), ("squeezenet1_1", 1), ("densenet201", 0), ("densenet201", 1)]
+    # One shared grid: adding a seed adds only that seed's final models (one per backbone),
+    # chosen from the first seed's grid; the first seed's runs are the same runs as above.
+    shared = run_ids(clothing.configs(seeds=[0, 1], grid_per_seed=False, **options))
+    added = [run for key, run in shared.items() if key not in one]
+    assert set(one) <= set(shared) and len(added) == 2
+    assert all(run.experiment == "final" and run.config["seed"] == 1
+               and run.config["grid_seed"] == 0 for run in added)
+    for bad in (0, [], [1, 1], "0"):
+        with pytest.raises(ConfigError, match="seeds"):
+            clothing.configs(seeds=bad, **options)
 
 
 def test_configs_refuse_bad_settings():
@@ -90,12 +125,12 @@ def test_sizes_below_a_backbones_minimum_are_left_out():
 
 
 def record(experiment, backbone, size, batch, rate, f1, *, seconds=10.0, feature_seconds=4.0,
-           extra=None, **durations):
+           extra=None, seed=42, **durations):
     config = {"stage": experiment, "backbone": backbone, "image_size": size,
-              "batch_size": batch, "learning_rate": rate, "feature_cache": True}
+              "batch_size": batch, "learning_rate": rate, "feature_cache": True, "seed": seed}
     return RunRecord(
         study="clothing", experiment=experiment, config=config, dataset_fingerprint="data",
-        protocol_version="1",
+        protocol_version="1", seed=seed,
         metrics={"validation": {"macro_f1": f1, "accuracy": f1},
                  "test": {"macro_f1": f1 / 2, "accuracy": f1, "macro_precision": 0.5,
                           "macro_recall": 0.4}},
@@ -217,32 +252,48 @@ def start(tmp_path, monkeypatch, *, seed, demo_options, profile="test"):
                        demo_options=demo_options)
 
 
+def profile_configs(settings, **changes):
+    options = {key: settings[key] for key in (
+        "backbones", "image_sizes", "batch_sizes", "learning_rates", "grid_epochs",
+        "final_epochs", "weights", "seeds", "grid_per_seed", "feature_cache", "interpolation")}
+    return clothing.configs(**{**options, **changes})
+
+
+HEADLINE_FRAME = ["configuration", "metric", "seeds", *HEADLINE_COLUMNS]
+PAIRED_FRAME = ["a", "b", "metric", "n_seeds", "difference", "ci_low", "ci_high", "p_value",
+                "test"]
+VERDICT_FRAME = ["configuration", "metric", "paper", "ours_mean", "ci_low", "ci_high",
+                 "difference", "verdict"]
+
+
 def test_verbs_on_the_test_profile(tmp_path, monkeypatch):
     """Every verb on the test profile's settings (on a smaller demo set), then a rerun
-    that trains nothing, then a lost final head that is trained again identically."""
+    that trains nothing, a lost final head that is trained again identically, and a
+    second seed that trains only the new seed's runs."""
     settings = yaml.safe_load((PROFILE / "test.yaml").read_text())
+    assert settings["seeds"] == [42] and len(settings["backbones"]) == 2
+    for name in ("demo", "paper"):
+        other = yaml.safe_load((PROFILE / f"{name}.yaml").read_text())
+        assert other["seeds"] == ([42, 43, 44] if name == "paper" else [42])
+        assert other["grid_per_seed"] is True
     context = start(tmp_path, monkeypatch, seed=settings["seed"],
                     demo_options={"per_class": (6, 2, 2), "image_size": 32})
     assert context.is_demo and "DEMO" in context.note
     data = clothing.load_data(context, max_per_class=settings["max_per_class"])
     assert data.counts().loc["total", "total"] == 10 * (6 + 2 + 2)
-    planned = clothing.configs(
-        backbones=settings["backbones"], image_sizes=settings["image_sizes"],
-        batch_sizes=settings["batch_sizes"], learning_rates=settings["learning_rates"],
-        grid_epochs=settings["grid_epochs"], final_epochs=settings["final_epochs"],
-        weights=settings["weights"], seed=settings["seed"],
-        feature_cache=settings["feature_cache"], interpolation=settings["interpolation"])
-    assert [run.experiment for run in planned] == ["grid"] * 4 + ["final"]
+    planned = profile_configs(settings)
+    assert [run.experiment for run in planned] == ["grid"] * 8 + ["final"] * 2
     lines = []
     records = clothing.run(context, data, planned, progress=lines.append)
-    assert len(records) == 5 and len(lines) == 5
+    assert len(records) == 10 and len(lines) == 10
     assert all(isinstance(r, RunRecord) and r.finished and r.demo for r in records)
-    for item, run in zip(records[:4], planned[:4]):
+    for item, run in zip(records[:8], planned[:8]):
         assert item.run_id == make_run_id(run.config, data.fingerprint(), "1")
-    assert context.store("grid").validate() == 4 and context.store("final").validate() == 1
+    assert context.store("grid").validate() == 8 and context.store("final").validate() == 2
     grid_best = clothing.best_grid_record(records[:4])
-    final = records[4]
+    final = records[8]
     assert final.experiment == "final" and final.config["epochs"] == settings["final_epochs"]
+    assert final.config["backbone"] == "squeezenet1_1" and final.seed == 42
     assert final.config["image_size"] == grid_best.config["image_size"]
     assert final.config["batch_size"] == grid_best.config["batch_size"]
     assert final.extra["parameters"]["total"] == 722_496 + 5130
@@ -250,6 +301,10 @@ def test_verbs_on_the_test_profile(tmp_path, monkeypatch):
     assert final.policy["jit_compile"] is False and final.policy["compute_dtype"] == "float32"
     assert final.durations["final_training_s"] >= final.durations["train_s"]
     assert {"feature_s", "train_s", "evaluate_s", "total_s"} <= set(records[0].durations)
+    # Every run keeps its per-image test outcomes (what intervals and paired tests use).
+    for item in records:
+        stored = item.extra["predictions"]["test"]
+        assert len(stored["y_true"]) == len(stored["y_pred"]) == 20
 
     again = []
     rerun = clothing.run(context, data, planned, progress=again.append)
@@ -258,18 +313,40 @@ def test_verbs_on_the_test_profile(tmp_path, monkeypatch):
                                                          for r in records]
 
     made = clothing.tables(records, context)
-    assert made["grid_trials"]["demo"].all() and len(made["grid_trials"]) == 4
-    assert made["table_1_grid_f1"].shape == (4, 1)
-    assert list(made["final_models"].columns) == ["squeezenet1_1"]
-    for name in ("grid_trials", "table_1_grid_f1", "final_models", "parameters"):
+    assert made["grid_trials"]["demo"].all() and len(made["grid_trials"]) == 8
+    assert set(made["grid_trials"]["seed"]) == {42}
+    assert made["table_1_grid_f1"].shape == (4, 2)
+    assert list(made["final_models"].columns) == ["squeezenet1_1", "squeezenet1_0"]
+    table = made["headline"]
+    assert list(table.columns) == HEADLINE_FRAME
+    assert list(table["metric"]) == ["macro_f1"] * 2 + ["accuracy"] * 2
+    assert (table["n_seeds"] == 1).all() and (table["seeds"] == "42").all()
+    assert (table["ci_low"] <= table["mean"]).all() and (table["mean"] <= table["ci_high"]).all()
+    assert table["mean"].tolist()[:2] == pytest.approx(
+        [r.metric("test", "macro_f1") for r in records[8:]])
+    pairs = made["paired"]
+    assert list(pairs.columns) == PAIRED_FRAME and len(pairs) == 2
+    assert list(pairs["metric"]) == ["macro_f1", "accuracy"]
+    assert pairs["test"].iloc[0] == "paired bootstrap" and "McNemar" in pairs["test"].iloc[1]
+    assert pairs["p_value"].between(0, 1).all()
+    assert (pairs["a"] == table.loc[table["metric"] == "macro_f1"]
+            .sort_values("mean", ascending=False)["configuration"].iloc[0]).all()
+    for name in ("grid_trials", "table_1_grid_f1", "final_models", "parameters", "headline",
+                 "paired", "comparison_detail"):
         assert pd.read_csv(context.table(f"{name}.csv"))["demo"].all()
         assert "DEMO" in context.table(f"{name}.md").read_text()
+    assert made["comparison_detail"].shape == (12, 3)
     figures = clothing.figures(records, context)
-    assert {"parameters_pie", "test_f1_bar", "confusion_squeezenet1_1"} <= set(figures)
+    assert {"seed_spread", "parameters_pie", "confusion_squeezenet1_1"} <= set(figures)
     assert all(path.exists() for path in figures.values())
-    comparison = clothing.compare_with_paper(records, context)
-    assert isinstance(comparison, pd.DataFrame) and comparison.shape == (6, 3)
-    assert pd.read_csv(context.table("comparison_with_paper.csv"))["demo"].all()
+    compared = clothing.compare_with_paper(records, context)
+    assert list(compared.columns) == VERDICT_FRAME and len(compared) == 4
+    assert (compared["verdict"] == "not comparable: demo data").all()
+    assert compared["paper"].isna().all()  # the paper ran neither SqueezeNet
+    saved = pd.read_csv(context.table("comparison_with_paper.csv"))
+    assert saved["demo"].all() and "verdict" in saved.columns
+    sentences = summaries.verdict_sentences(compared)
+    assert len(sentences) == 4 and all("synthetic demo data" in line for line in sentences)
 
     folder = clothing.demo_ood_folder(tmp_path / "ood")
     first = clothing.ood_table(records, context, folder, threshold=0.0)
@@ -279,10 +356,80 @@ def test_verbs_on_the_test_profile(tmp_path, monkeypatch):
     (context.output_dir / "models" / f"{final.run_id}-head.npz").unlink()
     lines = []
     retrained = clothing.run(context, data, planned, progress=lines.append)
-    assert [("already finished" in line) for line in lines] == [True] * 4 + [False]
-    assert retrained[4].run_id == final.run_id
+    assert [("already finished" in line) for line in lines] == [True] * 8 + [False, True]
+    assert retrained[8].run_id == final.run_id
     second = clothing.ood_table(retrained, context, folder, threshold=0.0, save=False)
     pd.testing.assert_frame_equal(first, second)
+
+    # A second seed with the grid shared: only the new seed's final models train.
+    planned = profile_configs(settings, seeds=[42, 43], grid_per_seed=False)
+    lines = []
+    records = clothing.run(context, data, planned, progress=lines.append)
+    assert [("already finished" in line) for line in lines] == [True] * 8 + [True, False] * 2
+    assert [r.seed for r in records[8:]] == [42, 43, 42, 43]
+    table = headline(records)
+    assert (table["n_seeds"] == 2).all() and (table["seeds"] == "42, 43").all()
+    assert len(table) == 4  # the seeds of a backbone are one configuration
+    assert (paired(records, table=table)["n_seeds"] == 2).all()
+    assert len(verdicts(records, demo=True, table=table)) == 4
+    made = clothing.tables(records, context)
+    assert list(made["final_models"].columns) == [
+        "squeezenet1_1 seed 42", "squeezenet1_1 seed 43", "squeezenet1_0 seed 42",
+        "squeezenet1_0 seed 43"]
+    assert clothing.figures(records, context)["seed_spread"].exists()
+    assert list(clothing.ood_table(records, context, folder, threshold=0.0,
+                                   save=False).columns) == list(first.columns)
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def predicted(y_true, wrong, *, classes=10):
+    y_pred = np.array(y_true)
+    y_pred[wrong] = (y_pred[wrong] + 1) % classes
+    return y_pred.tolist()
+
+
+def final_record(backbone, seed, y_pred, y_true, size):
+    return record("final", backbone, size, 32, 0.01, 0.9, seed=seed, final_training_s=5.0,
+                  extra={"parameters": {"total": 1, "head": 1},
+                         "predictions": {"test": {"y_true": y_true, "y_pred": y_pred}}})
+
+
+def test_headline_paired_and_verdicts_over_seeds():
+    """A perfect Xception against a DenseNet201 right on about 60 % of the test images,
+    two seeds each whose grids chose different image sizes."""
+    y_true = (np.arange(200) % 10).tolist()
+    rng = np.random.default_rng(0)
+    records = [final_record("xception", seed, list(y_true), y_true, size)
+               for seed, size in ((42, 300), (43, 400))]
+    records += [final_record("densenet201", seed,
+                             predicted(y_true, rng.random(200) < 0.4), y_true, size)
+                for seed, size in ((42, 500), (43, 300))]
+    table = headline(records, resamples=300)
+    assert list(table.columns) == HEADLINE_FRAME and len(table) == 4
+    assert (table["n_seeds"] == 2).all() and (table["seeds"] == "42, 43").all()
+    xception = table[(table["configuration"] == "Xception") & (table["metric"] == "accuracy")]
+    assert xception[["mean", "min", "max", "ci_low", "ci_high"]].values.tolist() == [[1.0] * 5]
+    pairs = paired(records, table=table, resamples=300)
+    assert list(pairs.columns) == PAIRED_FRAME
+    assert pairs[["a", "b"]].values.tolist() == [["Xception", "DenseNet201"]] * 2
+    assert (pairs["difference"] > 0.3).all() and (pairs["ci_low"] > 0).all()
+    assert (pairs["p_value"] < 0.01).all()
+    judged = verdicts(records, demo=False, table=table).set_index(["configuration", "metric"])
+    assert list(judged.columns) == VERDICT_FRAME[2:]
+    assert judged.loc[("Xception", "macro_f1"), "paper"] == pytest.approx(0.911)
+    assert judged.loc[("Xception", "macro_f1"), "verdict"] == "paper lower"
+    assert judged.loc[("DenseNet201", "macro_f1"), "verdict"] == "paper higher"
+    assert judged.loc[("Xception", "macro_f1"), "difference"] == pytest.approx(1 - 0.911)
+    assert (judged.xs("accuracy", level="metric")["verdict"]
+            == "not comparable: not reported").all()
+    assert (verdicts(records, demo=True, table=table)["verdict"]
+            == "not comparable: demo data").all()
+    # The paper's other final numbers, this run's as means over seeds.
+    detail = comparison(records)
+    assert detail.loc[("Xception", "F1 %"), "this run"] == pytest.approx(45.0)
+    assert detail.loc[("Xception", "final training s"), "this run"] == 5.0
 
 
 # --------------------------------------------------------------------------- parity
@@ -347,7 +494,7 @@ def test_same_numbers_as_before_the_refactor(tmp_path, monkeypatch):
     for feature_cache in (True, False):
         planned = clothing.configs(backbones=["squeezenet1_1"], image_sizes=[32],
                                    batch_sizes=[8], learning_rates=[0.01], grid_epochs=2,
-                                   final_epochs=2, weights=None, seed=1,
+                                   final_epochs=2, weights=None, seeds=[1],
                                    feature_cache=feature_cache)
         (grid,) = clothing.run(context, data, [run for run in planned
                                                 if run.experiment == "grid"], progress=False)

@@ -5,11 +5,16 @@ study shape of :mod:`kerasbench.studies.base`::
 
     context = start_study("clothing", ..., demo_generator=clothing.make_demo_data)
     data = clothing.load_data(context, max_per_class=...)
-    planned = clothing.configs(backbones=..., image_sizes=..., ...)
+    planned = clothing.configs(backbones=..., image_sizes=..., seeds=[42, 43, 44])
     records = clothing.run(context, data, planned)
-    tables = clothing.tables(records, context)
-    figures = clothing.figures(records, context)
-    comparison = clothing.compare_with_paper(records, context)
+    tables = clothing.tables(records, context)      # "headline", "paired", grid, finals...
+    figures = clothing.figures(records, context)    # "seed_spread", pies, confusion matrices
+    comparison = clothing.compare_with_paper(records, context)  # the paper's F1 and a verdict
+
+Each seed repeats the whole protocol (its grid, its choice, its final model) unless
+``grid_per_seed=False``; the headline is the final models' test macro F1 and accuracy per
+backbone over seeds with 95 % intervals, and the best backbone is compared with each other
+one on the same test images (see :mod:`.tables`).
 
 Modules: :mod:`.protocol` (configs, run), :mod:`.grid` (one backbone's grid through the
 engine's KerasTuner grid), :mod:`.finals` (final models), :mod:`.data`, :mod:`.paper`

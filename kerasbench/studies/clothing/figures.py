@@ -1,15 +1,26 @@
-"""Figures of the clothing study, built from the final models' records: the paper's pie
-charts (parameters, grid-search and final-training durations), test macro F1 beside the
-paper's, and one test confusion matrix per final model. Each carries the data note."""
+"""Figures of the clothing study, built from the final models' records: the spread of the
+final models' test macro F1 over seeds (every seed a point, the 95 % interval a bar, the
+paper's value a diamond), the paper's pie charts (parameters, grid-search and
+final-training durations, means over seeds), and one test confusion matrix per backbone
+(summed over its seeds). Each carries the data note."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from kerasbench.records import RunRecord
-from kerasbench.studies.clothing.paper import PAPER_FINAL, display_name
-from kerasbench.studies.clothing.tables import finals_with_grid_seconds
+from kerasbench.studies.clothing.paper import display_name
+from kerasbench.studies.clothing.tables import (
+    HEADLINE_METRIC,
+    backbone_label,
+    final_views,
+    finals_with_grid_seconds,
+    headline,
+    paper_values,
+)
 
 
 def _saved(figure, path: Path) -> Path:
@@ -17,6 +28,25 @@ def _saved(figure, path: Path) -> Path:
 
     plt.close(figure)
     return path
+
+
+def seed_spread(records: Sequence[RunRecord], context, table=None) -> Path:
+    """Every seed's test macro F1 per backbone, its 95 % interval and the paper's value."""
+    from kerasbench import plots, summaries
+
+    table = headline(records, (HEADLINE_METRIC,)) if table is None else table
+    table = table[table["metric"] == HEADLINE_METRIC].set_index("configuration")
+    values = summaries.seed_values(final_views(records), HEADLINE_METRIC, label=backbone_label)
+    intervals = {label: (table.at[label, "ci_low"], table.at[label, "ci_high"])
+                 for label in values}
+    seeds = int(table["n_seeds"].max())
+    path = context.figure("seed_spread")
+    figure = plots.seed_spread(
+        values, intervals, path, paper=paper_values(records), metric="test macro F1",
+        title=f"final models' test macro F1, {seeds} seed(s) each; bar: 95 % interval "
+              "(bootstrap over seeds and test images); diamond: the paper",
+        note=context.note)
+    return _saved(figure, path)
 
 
 def figures(records: Sequence[RunRecord], context) -> dict[str, Path]:
@@ -27,29 +57,29 @@ def figures(records: Sequence[RunRecord], context) -> dict[str, Path]:
     if not finals:
         return {}
     note = context.note
-    names = {record.run_id: display_name(record.config["backbone"]) for record, _ in finals}
-    parameters = {names[r.run_id]: r.extra["parameters"]["total"] for r, _ in finals}
-    grid_time = {names[r.run_id]: seconds for r, seconds in finals}
-    final_time = {names[r.run_id]: r.durations["final_training_s"] for r, _ in finals}
-    f1 = {names[r.run_id]: 100 * r.metric("test", "macro_f1") for r, _ in finals}
-    paper_f1 = {names[r.run_id]: PAPER_FINAL[r.config["backbone"]]["F1 %"]
-                for r, _ in finals if r.config["backbone"] in PAPER_FINAL}
-    made = {}
+    by_backbone: dict[str, list] = {}
+    for record, seconds in finals:
+        by_backbone.setdefault(record.config["backbone"], []).append((record, seconds))
+    names = {backbone: display_name(backbone) for backbone in by_backbone}
+    parameters = {names[b]: runs[0][0].extra["parameters"]["total"]
+                  for b, runs in by_backbone.items()}
+    grid_time = {names[b]: float(np.mean([seconds for _, seconds in runs]))
+                 for b, runs in by_backbone.items()}
+    final_time = {names[b]: float(np.mean([r.durations["final_training_s"] for r, _ in runs]))
+                  for b, runs in by_backbone.items()}
+    made = {"seed_spread": seed_spread(records, context)}
     for name, values, title in (("parameters_pie", parameters, "total parameters"),
                                 ("grid_duration_pie", grid_time, "grid search duration (s)"),
                                 ("final_duration_pie", final_time,
                                  "final training duration (s)")):
         path = context.figure(name)
         made[name] = _saved(plots.pie_chart(values, path, title=title, note=note), path)
-    path = context.figure("test_f1_bar")
-    made["test_f1_bar"] = _saved(plots.bar_chart(
-        f1, path, ylabel="macro F1 %", title="test macro F1 of the final models",
-        reference=paper_f1 or None, note=note), path)
-    for record, _ in finals:
-        backbone = record.config["backbone"]
-        test = record.metrics["test"]
+    for backbone, runs in by_backbone.items():
+        matrix = np.sum([np.asarray(r.metrics["test"]["confusion_matrix"]) for r, _ in runs],
+                        axis=0)
+        seeds = f", summed over {len(runs)} seeds" if len(runs) > 1 else ""
         path = context.figure(f"confusion_{backbone}")
         made[f"confusion_{backbone}"] = _saved(plots.confusion_matrix(
-            test["confusion_matrix"], test["class_names"], path,
-            title=f"{display_name(backbone)}: test confusion matrix", note=note), path)
+            matrix.tolist(), runs[0][0].metrics["test"]["class_names"], path,
+            title=f"{names[backbone]}: test confusion matrix{seeds}", note=note), path)
     return made

@@ -36,10 +36,19 @@ def best_grid_record(records: Sequence[RunRecord]) -> RunRecord:
     return records[int(np.argmax(scores))]
 
 
+def grid_seed(config: dict):
+    """The seed of the grid a final is chosen from: its ``grid_seed`` when the grid is
+    shared by every seed (``grid_per_seed=False``), else its own seed."""
+    return config.get("grid_seed", config.get("seed"))
+
+
 def matching_grid(final_config: dict, grid_records: Sequence[RunRecord]) -> list[RunRecord]:
-    """The grid records a planned final is chosen from (same backbone and settings)."""
+    """The grid records a planned final is chosen from (same backbone and settings, and
+    the grid's seed: see :func:`grid_seed`)."""
+    wanted = {**{key: final_config.get(key) for key in SHARED_KEYS},
+              "seed": grid_seed(final_config)}
     return [record for record in grid_records
-            if all(record.config.get(key) == final_config.get(key) for key in SHARED_KEYS)]
+            if all(record.config.get(key) == value for key, value in wanted.items())]
 
 
 def final_config(planned: dict, best: RunRecord) -> dict:

@@ -104,12 +104,18 @@ def predict_folder(model, folder, *, image_size: int, class_names: Sequence[str]
 
 def ood_table(records: Sequence[RunRecord], context, folder, *, threshold: float | None,
               save: bool = True) -> pd.DataFrame:
-    """One row per photo; per final model the closed-set class with its probability and
-    the answer with the unknown threshold. Saved as ``ood_predictions``."""
+    """One row per photo; per backbone's final model (of its first seed, when there are
+    several) the closed-set class with its probability and the answer with the unknown
+    threshold. Saved as ``ood_predictions``."""
     table = None
+    first: dict[str, RunRecord] = {}
     for record in records:
         if record.experiment != "final":
             continue
+        backbone = record.config["backbone"]
+        if backbone not in first or record.config["seed"] < first[backbone].config["seed"]:
+            first[backbone] = record
+    for record in first.values():
         config = record.config
         predictions = predict_folder(
             load_final_model(record, context.output_dir), folder,

@@ -12,6 +12,17 @@ works) is frozen, called with ``training=False``, followed by GlobalAveragePooli
   retrained for the final epochs (the paper: 5) and reported on test
   (:mod:`kerasbench.studies.clothing.finals`).
 
+Seeds (``seeds=[...]``, :func:`kerasbench.summaries.with_seeds`): every run's config holds
+its seed, so adding a seed trains only the new seed's runs. With ``grid_per_seed=True``
+(the default) each seed repeats the whole protocol: its own grid, its own choice of the
+best point on validation and its own final model, so the spread over seeds covers the
+choice of hyperparameters as well as the training of the final model (what the paper's
+single number is an outcome of). With ``grid_per_seed=False`` the grid runs once, with
+the first seed, and every seed retrains the final model from that grid's best point
+(config key ``grid_seed`` in the other seeds' finals): a third of the grid's cost with three seeds, and a spread that
+covers the final training only. (With random weights, ``weights=None``, the backbone
+itself depends on the seed, so a shared grid only makes sense with fixed weights.)
+
 With ``feature_cache=True`` the pooled features of each (backbone, weights, image size,
 split) are computed once and every run trains its head on them; ``False`` fits the whole
 frozen model on images in every run, as the paper did. Both give the same scores.
@@ -43,6 +54,7 @@ from kerasbench.studies.clothing.grid import (
     usable_sizes,
 )
 from kerasbench.studies.clothing.paper import PAPER_BACKBONES, PAPER_GRID
+from kerasbench.summaries import check_seeds, with_seeds
 from kerasbench.validate import (
     choice,
     positive_int,
@@ -59,12 +71,15 @@ def configs(*, backbones: Sequence[str] = PAPER_BACKBONES,
             learning_rates: Sequence[float] = PAPER_GRID["learning_rates"],
             grid_epochs: int = PAPER_GRID["grid_epochs"],
             final_epochs: int = PAPER_GRID["final_epochs"], weights="imagenet",
-            seed: int = 42, feature_cache: bool = True, interpolation: str = "bilinear",
+            seeds: Sequence[int] = (42,), grid_per_seed: bool = True,
+            feature_cache: bool = True, interpolation: str = "bilinear",
             performance: Mapping | None = None) -> list[PlannedRun]:
-    """The runs of the protocol (the defaults are the paper's): every backbone's grid
-    points (experiment ``grid``, in grid order), then one ``final`` run per backbone
-    whose image size, batch size and learning rate are ``None`` until :func:`run` takes
-    them from that backbone's best grid point.
+    """The runs of the protocol (the defaults are the paper's, with one seed): every
+    backbone's grid points (experiment ``grid``, in grid order, once per seed, or once
+    with the first seed when ``grid_per_seed`` is False), then one ``final`` run per
+    backbone and seed whose image size, batch size and learning rate are ``None`` until
+    :func:`run` takes them from the best point of that seed's grid (of the first seed's
+    with ``grid_per_seed=False``, recorded as ``grid_seed``).
 
     Image sizes below a backbone's minimum input size (Xception: 71) are left out of its
     grid, with a printed note; a backbone left with no size is an error.
@@ -85,11 +100,16 @@ def configs(*, backbones: Sequence[str] = PAPER_BACKBONES,
                          ("learning_rates", learning_rates)):
         if len(set(values)) != len(values):
             raise ConfigError(f"{name} lists a value twice: {values}")
-    shared = {"weights": weights, "seed": positive_int(seed, "seed", minimum=0),
+    try:
+        seeds = check_seeds(seeds)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    grid_seeds = seeds if grid_per_seed else seeds[:1]
+    shared = {"weights": weights, "seed": seeds[0],
               "feature_cache": bool(feature_cache),
               "interpolation": choice(interpolation, "interpolation", INTERPOLATIONS),
               "performance": performance}
-    weights_descriptor(weights, seed)  # None, "imagenet" or an existing weights file
+    weights_descriptor(weights, seeds[0])  # None, "imagenet" or an existing weights file
     grid_epochs = positive_int(grid_epochs, "grid_epochs")
     final_epochs = positive_int(final_epochs, "final_epochs")
     grid, finals = [], []
@@ -101,13 +121,22 @@ def configs(*, backbones: Sequence[str] = PAPER_BACKBONES,
         if not sizes:
             raise ConfigError(f"no image size in {image_sizes} fits backbone {backbone!r} (its "
                               "minimum is larger); add a larger size to image_sizes")
-        grid += [PlannedRun("grid", probe_config(
+        points = [PlannedRun("grid", probe_config(
             stage="grid", backbone=backbone, image_size=size, batch_size=batch,
             learning_rate=rate, epochs=grid_epochs, **shared))
             for size in sizes for batch in batch_sizes for rate in learning_rates]
-        finals.append(PlannedRun("final", probe_config(
+        for seed in grid_seeds:  # one whole grid per seed, each in grid order
+            grid += with_seeds(points, [seed])
+        final = PlannedRun("final", probe_config(
             stage="final", backbone=backbone, image_size=None, batch_size=None,
-            learning_rate=None, epochs=final_epochs, **shared)))
+            learning_rate=None, epochs=final_epochs, **shared))
+        for planned_final in with_seeds([final], seeds):
+            if not grid_per_seed and planned_final.config["seed"] != seeds[0]:
+                # Chosen from the first seed's grid (the first seed's own final is the
+                # same run either way, so it keeps its identity).
+                planned_final = PlannedRun("final", {**planned_final.config,
+                                                     "grid_seed": seeds[0]})
+            finals.append(planned_final)
     return grid + finals
 
 
@@ -133,12 +162,13 @@ def run(context, data, planned: Sequence[PlannedRun], *, overwrite: bool = False
         raise ConfigError(f"the clothing protocol has experiments {list(EXPERIMENTS)}, "
                           f"not {unknown}")
     cache = feature_cache_for(context, planned, feature_cache_dir, verbose)
-    grids: dict[str, list] = {}
+    grids: dict[tuple, list] = {}
     for entry in planned:
         if entry.experiment == "grid":
-            grids.setdefault(entry.config["backbone"], []).append(entry.config)
+            key = (entry.config["backbone"], entry.config["seed"])
+            grids.setdefault(key, []).append(entry.config)
     grid_records: list[RunRecord] = []
-    for backbone, grid_configs in grids.items():
+    for (backbone, seed), grid_configs in grids.items():
         axes = check_grid_configs(grid_configs)
         first = grid_configs[0]
         grid = FrozenBackboneGrid(
@@ -152,8 +182,8 @@ def run(context, data, planned: Sequence[PlannedRun], *, overwrite: bool = False
                            overwrite=overwrite, progress=progress)
         grid_records += outcome.records
         if verbose:
-            print(f"{backbone}: {len(outcome.outcomes)} grid runs, {len(outcome.computed)} "
-                  f"trained now, {len(outcome.skipped)} already finished, "
+            print(f"{backbone} seed {seed}: {len(outcome.outcomes)} grid runs, "
+                  f"{len(outcome.computed)} trained now, {len(outcome.skipped)} already finished, "
                   f"{outcome.seconds:.1f} s", flush=True)
     return grid_records + run_finals(context, data, planned, grid_records, cache=cache,
                                      overwrite=overwrite, progress=progress)
@@ -169,8 +199,9 @@ def run_finals(context, data, planned: Sequence[PlannedRun], grid_records, *, ca
             continue
         candidates = matching_grid(entry.config, grid_records)
         if not candidates:
-            raise ConfigError(f"the final run of {entry.config['backbone']} has no grid runs "
-                              "to choose from; plan them together with clothing.configs()")
+            raise ConfigError(f"the final run of {entry.config['backbone']} (seed "
+                              f"{entry.config['seed']}) has no grid runs to choose from; "
+                              "plan them together with clothing.configs()")
         config = final_config(entry.config, best_grid_record(candidates))
         if any(config[axis] is None for axis in GRID_AXES):
             raise ConfigError(f"final config {config} lacks {list(GRID_AXES)}")
