@@ -7,11 +7,14 @@ Every study reports, per configuration, the metric's spread over seeds and a 95 
   test images with replacement (the same images for every drawn seed), and takes the mean
   over the drawn seeds, so the interval covers both sources of variation.
 
-Paired comparisons use the SAME test images for both sides: McNemar's test for accuracy
-(exact binomial below 25 discordant pairs, chi-square with continuity correction above;
-with several seeds the discordant counts of seed-paired runs are summed) and a paired
-bootstrap for F1 / AUC (the difference's percentile interval; the two-sided p-value is
-twice the smaller tail of the bootstrap differences around zero).
+Paired comparisons use the SAME test images for both sides. With one seed a side:
+McNemar's test for accuracy (exact binomial below 25 discordant pairs, chi-square with
+continuity correction above) and a paired bootstrap over images for F1 / AUC. With
+several seeds (paired by position) every metric uses the paired bootstrap over seeds AND
+images, since pooling seeds into one McNemar table would treat repeated runs on the same
+images as independent. The bootstrap's interval is the difference's percentile interval;
+its two-sided p-value is the share of centred bootstrap differences at least as far from
+zero as the observed one.
 """
 
 from __future__ import annotations
@@ -187,16 +190,20 @@ def paired_bootstrap(runs_a: Sequence[Predictions], runs_b: Sequence[Predictions
     position), its percentile interval and a two-sided bootstrap p-value."""
     resamples = positive_int(resamples, "resamples")
     y_true = _check_runs([*runs_a, *runs_b], "paired comparison")
+    if len(runs_a) != len(runs_b):
+        raise ValueError("a paired comparison pairs runs seed by seed: give both sides the "
+                         f"same seeds (got {len(runs_a)} and {len(runs_b)} runs)")
     classes = _classes([*runs_a, *runs_b])
     generator = np.random.default_rng(seed)
-    images = y_true.size
+    images, seeds = y_true.size, len(runs_a)
     observed = (np.mean([metric_value(metric, run, classes=classes) for run in runs_a])
                 - np.mean([metric_value(metric, run, classes=classes) for run in runs_b]))
     differences = np.empty(resamples)
     for draw in range(resamples):
         rows = generator.integers(0, images, images)
-        a = np.mean([metric_value(metric, run, rows, classes) for run in runs_a])
-        b = np.mean([metric_value(metric, run, rows, classes) for run in runs_b])
+        drawn = generator.integers(0, seeds, seeds) if seeds > 1 else [0]
+        a = np.mean([metric_value(metric, runs_a[s], rows, classes) for s in drawn])
+        b = np.mean([metric_value(metric, runs_b[s], rows, classes) for s in drawn])
         differences[draw] = a - b
     tail = (1 - confidence) / 2 * 100
     low, high = np.nanpercentile(differences, [tail, 100 - tail])
@@ -209,16 +216,15 @@ def paired_bootstrap(runs_a: Sequence[Predictions], runs_b: Sequence[Predictions
 def compare(runs_a: Sequence[Predictions], runs_b: Sequence[Predictions],
             metric: str = "accuracy", **options) -> dict:
     """A vs B: the difference with its interval (paired bootstrap) and the p-value of the
-    test the metric calls for (McNemar for accuracy, the paired bootstrap otherwise)."""
+    test the data calls for (McNemar for accuracy with one seed a side, the paired
+    bootstrap otherwise)."""
     result = paired_bootstrap(runs_a, runs_b, metric, **options)
-    if metric == "accuracy":
-        pairs = list(zip(runs_a, runs_b))
-        if len(runs_a) != len(runs_b):
-            raise ValueError("McNemar pairs runs seed by seed: give both sides the same seeds")
-        tested = mcnemar(np.concatenate([a.correct for a, _ in pairs]),
-                         np.concatenate([b.correct for _, b in pairs]))
+    if metric == "accuracy" and len(runs_a) == 1:
+        tested = mcnemar(runs_a[0].correct, runs_b[0].correct)
         result.update(p_value=tested["p_value"], test=f"McNemar ({tested['method']})",
                       discordant_a=tested["b"], discordant_b=tested["c"])
+    elif len(runs_a) > 1:
+        result["test"] = "paired bootstrap over seeds and images"
     return result
 
 

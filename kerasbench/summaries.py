@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pandas as pd
 
 from kerasbench import stats
+from kerasbench.errors import ConfigError
 from kerasbench.io import canonical_json
 from kerasbench.studies.base import PlannedRun
 from kerasbench.validate import positive_int
@@ -25,10 +26,11 @@ Label = Callable[[object], str]
 def check_seeds(seeds) -> list[int]:
     """A non-empty list of distinct non-negative ints (``seeds: [0, 1, 2]``)."""
     if isinstance(seeds, (int, str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
-        raise ValueError(f"seeds must be a non-empty list of integers, e.g. [0, 1, 2]; got {seeds!r}")
+        raise ConfigError(f"seeds must be a non-empty list of integers, e.g. [0, 1, 2]; "
+                          f"got {seeds!r}")
     checked = [positive_int(seed, f"seeds[{i}]", minimum=0) for i, seed in enumerate(seeds)]
     if len(set(checked)) != len(checked):
-        raise ValueError(f"seeds must be distinct, got {seeds!r}")
+        raise ConfigError(f"seeds must be distinct, got {seeds!r}")
     return checked
 
 

@@ -91,3 +91,15 @@ def test_runs_on_other_images_are_refused():
     b = stats.Predictions([1, 1, 0], [0, 1, 0])
     with pytest.raises(ValueError, match="same test images"):
         stats.compare([a], [b])
+
+
+def test_several_seeds_use_the_bootstrap_over_seeds_and_images():
+    generator = np.random.default_rng(4)
+    y_true = generator.integers(0, 2, 300)
+    runs_a = [_run(y_true, generator.random(300) < 0.9, seed=i) for i in range(3)]
+    runs_b = [_run(y_true, generator.random(300) < 0.7, seed=i) for i in range(3)]
+    result = stats.compare(runs_a, runs_b, "accuracy", resamples=500)
+    assert result["test"] == "paired bootstrap over seeds and images"
+    assert result["difference"] > 0.1 and result["p_value"] < 0.01
+    with pytest.raises(ValueError, match="same seeds"):
+        stats.compare(runs_a, runs_b[:2])

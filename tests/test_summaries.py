@@ -46,8 +46,11 @@ def test_headline_table_groups_seeds_by_configuration(records):
 
 def test_paired_table_and_verdicts(records):
     paired = summaries.paired_table(records, [("good", "poor")], "accuracy", resamples=500)
-    assert paired.loc[0, "difference"] > 0.1 and paired.loc[0, "p_value"] < 1e-6
-    assert paired.loc[0, "test"].startswith("McNemar")
+    assert paired.loc[0, "difference"] > 0.1 and paired.loc[0, "p_value"] < 0.01
+    assert paired.loc[0, "test"] == "paired bootstrap over seeds and images"
+    one_seed = summaries.paired_table([r for r in records if r.seed == 0], [("good", "poor")],
+                                      "accuracy", resamples=500)
+    assert one_seed.loc[0, "test"].startswith("McNemar") and one_seed.loc[0, "p_value"] < 1e-6
     headline = summaries.headline_table(records, resamples=500)
     verdicts = summaries.paper_verdicts(headline, {"good": 0.9, "poor": 0.99}, demo=False)
     assert dict(zip(verdicts["configuration"], verdicts["verdict"])) == {
