@@ -1,5 +1,6 @@
-"""The COVID X-ray study on the new study shape: data arrangement, the sweeps' configs,
-curves -> numbers, the verbs on a tiny seeded run, and parity with the pre-refactor code."""
+"""The COVID X-ray study on the new study shape: data arrangement, the sweeps' configs and
+seeds, curves -> numbers, the headline / paired comparison / verdicts over seeds, the verbs
+on a tiny seeded run, and parity with the pre-refactor code."""
 
 import hashlib
 import math
@@ -9,14 +10,17 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from kerasbench import summaries
 from kerasbench.engine import RunSpec
 from kerasbench.errors import ConfigError
 from kerasbench.records import RunRecord
+from kerasbench.stats import HEADLINE_COLUMNS
 from kerasbench.store import RunStore
 from kerasbench.studies import covid_xray
 from kerasbench.studies.base import PlannedRun, check_study_module, start_study
 from kerasbench.studies.covid_xray import compare
 from kerasbench.studies.covid_xray.figures import report_note, sweep_figure
+from kerasbench.studies.covid_xray.headline import _reading as reading
 from kerasbench.studies.covid_xray.tables import sweep_table
 
 MAX_PER_CLASS = {"train": 5, "validation": 3, "test": 3}
@@ -153,6 +157,8 @@ def test_masks_folders_are_left_out(tmp_path):
     assert data.full.root == folder.resolve()  # the slug folder was descended into
     assert data.index.class_names == ["Normal", "COVID"]  # "covid" found case-insensitively
     assert list((tmp_path / "out" / "splits").glob("split-*.csv")), "flat layout split not saved"
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        covid_xray.prepare_data(tmp_path / "nowhere", tmp_path / "out", seed=1)
 
 
 # --------------------------------------------------------------------------- configs
@@ -170,6 +176,22 @@ def test_paper_settings_share_one_configuration():
     assert settings["run"].max() == 8 and settings["shared by both sweeps"].sum() == 2
     # YAML 1.1 reads 1e-4 as a string; it still means the same configuration.
     assert covid_xray.configs(learning_rates=["1e-4"], image_size=75)[0].config == shared[0]
+
+
+def test_every_panel_runs_once_per_seed():
+    planned = covid_xray.configs(image_size=75, learning_rates=[1e-3, 1e-4], batch_sizes=[5, 10],
+                                 seeds=[0, 1, 2])
+    assert [(plan.experiment, plan.config["learning_rate"], plan.config["batch_size"],
+             plan.config["seed"]) for plan in planned[:4]] == [
+        ("learning_rate", 1e-3, 5, 0), ("learning_rate", 1e-3, 5, 1),
+        ("learning_rate", 1e-3, 5, 2), ("learning_rate", 1e-4, 5, 0)]
+    assert len(planned) == 4 * 3
+    settings = covid_xray.settings_table(planned)
+    assert len(settings) == 4 and (settings["seeds"] == "0, 1, 2").all()
+    assert settings["run"].tolist() == [1, 2, 2, 3]  # lr 1e-4 batch 5 is in both sweeps
+    for bad in (3, [], [0, 0], [-1]):
+        with pytest.raises(ValueError, match="seeds"):
+            covid_xray.configs(image_size=75, seeds=bad)
 
 
 @pytest.mark.parametrize("options, message", [
@@ -211,27 +233,31 @@ PAPER_LIKE = {
 }
 
 
-def _records(histories, planned=None):
-    """RunRecords as the engine would write them, one per planned panel."""
+def _records(histories, planned=None, probabilities=None):
+    """RunRecords as the engine would write them, one per planned panel; ``probabilities``
+    maps (learning rate, batch size, seed) to P(covid) of the four test images."""
     planned = planned or covid_xray.configs(image_size=75)
     records = []
     for plan in planned:
         key = (plan.config["learning_rate"], plan.config["batch_size"])
         labels = [1, 1, 0, 0]
-        probabilities = [0.8, 0.8, 0.3, 0.3]
+        probability = (probabilities or {}).get((*key, plan.config["seed"]), [0.8, 0.8, 0.3, 0.3])
+        predicted = [int(value >= 0.5) for value in probability]
         test = {"accuracy": 1.0, "roc_auc": 1.0, "confusion_matrix": [[2, 0], [0, 2]],
                 "class_names": ["normal", "covid"],
                 "per_class": {name: {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 2}
                               for name in ("normal", "covid")}}
         records.append(RunRecord(
             study="covid_xray", experiment=plan.experiment, config=plan.config,
-            dataset_fingerprint="f" * 16, protocol_version="1", seed=42,
+            dataset_fingerprint="f" * 16, protocol_version="1", seed=plan.config["seed"],
             metrics={"test": test}, history=_history(histories[key]),
             durations={"train_s": 1.0, "total_s": 1.5},
             extra={"class_names": ["normal", "covid"],
+                   "predictions": {"test": {"y_true": labels, "y_pred": predicted,
+                                            "score": probability}},
                    "test_predictions": {"path": ["c/1.png", "c/2.png", "n/1.png", "n/2.png"],
                                         "label": labels,
-                                        "probability_positive": probabilities}}))
+                                        "probability_positive": probability}}))
     return records
 
 
@@ -284,6 +310,97 @@ def test_sample_predictions_show_probability_of_positive_class():
     with pytest.raises(ConfigError, match="sample_learning_rate"):
         covid_xray.sample_predictions(records, sample_learning_rate=0.5)
     assert "label 1 = positive class = covid" in report_note("DEMO", "covid")
+
+
+# --------------------------------------------------------------------------- seeds and verdicts
+
+
+def _seeded_records():
+    """Two seeds of lr 1e-3 / 1e-4 / 1e-5 at batch 5 and batch 10 at lr 1e-4, with test
+    outcomes planted: lr 1e-4 gets all four images right, 1e-5 three, 1e-3 and batch 10 two."""
+    planned = covid_xray.configs(image_size=75, learning_rates=[1e-3, 1e-4, 1e-5],
+                                 batch_sizes=[5, 10], seeds=[0, 1])
+    histories = {key: [0.5, 0.4, 0.3] for key in ((1e-3, 5), (1e-4, 5), (1e-5, 5), (1e-4, 10))}
+    probabilities = {}
+    for seed in (0, 1):
+        probabilities[(1e-3, 5, seed)] = [0.8, 0.4, 0.6, 0.3]
+        probabilities[(1e-5, 5, seed)] = [0.8, 0.4 + 0.05 * seed, 0.3, 0.3]
+        probabilities[(1e-4, 10, seed)] = [0.4, 0.45, 0.3, 0.3]
+    return _records(histories, planned, probabilities)
+
+
+def _plain_context(tmp_path, is_demo):
+    from kerasbench.studies.base import StudyContext
+
+    return StudyContext(study="covid_xray", profile="test", output_dir=tmp_path, data_dir=tmp_path,
+                        is_demo=is_demo, data_description="four images", seed=0)
+
+
+def test_headline_has_the_shared_columns_one_row_per_setting_and_metric():
+    records = _seeded_records()
+    headline = covid_xray.headline(records)
+    assert list(headline.columns) == ["configuration", "metric", "seeds", *HEADLINE_COLUMNS]
+    labels = ["lr 1e-3, batch 5", "lr 1e-4, batch 5", "lr 1e-5, batch 5", "lr 1e-4, batch 10"]
+    assert headline["configuration"].tolist() == labels * 2  # the shared setting once
+    assert headline["metric"].tolist() == ["accuracy"] * 4 + ["roc_auc"] * 4
+    assert (headline["n_seeds"] == 2).all() and (headline["seeds"] == "0, 1").all()
+    accuracy = headline[headline["metric"] == "accuracy"].set_index("configuration")
+    assert accuracy["mean"].tolist() == pytest.approx([0.5, 1.0, 0.75, 0.5])
+    assert (headline["ci_low"] <= headline["mean"] + 1e-12).all()
+    assert (headline["mean"] <= headline["ci_high"] + 1e-12).all()
+    assert (headline["min"] <= headline["median"]).all()
+    assert (headline["median"] <= headline["max"]).all()
+    assert covid_xray.learning_rate_ranking(records) == labels[1:3] + labels[:1]
+
+
+def test_paired_compares_the_best_learning_rate_with_the_next_best():
+    records = _seeded_records()
+    paired = covid_xray.paired(records)
+    assert list(paired.columns) == list(summaries.paired_table([], []).columns)
+    assert paired["metric"].tolist() == ["accuracy", "roc_auc"]
+    assert (paired["a"] == "lr 1e-4, batch 5").all() and (paired["b"] == "lr 1e-5, batch 5").all()
+    assert paired.loc[0, "difference"] == pytest.approx(0.25) and (paired["n_seeds"] == 2).all()
+    # Two seeds a side: the paired bootstrap over seeds and images for both metrics.
+    assert (paired["test"] == "paired bootstrap over seeds and images").all()
+    assert ((paired["p_value"] > 0) & (paired["p_value"] <= 1)).all()
+    assert (paired["ci_low"] <= paired["difference"]).all()
+    sentences = covid_xray.paired_sentences(paired)
+    assert len(sentences) == 2 and sentences[0].startswith("lr 1e-4, batch 5 vs lr 1e-5, batch 5")
+    assert "no difference these test images can show" in sentences[0]
+    assert reading(0.01, 0.1, 0.3, 0.05) == "a difference at the 5% level"
+    assert reading(0.25, -0.75, -0.125, 0.05).startswith("inconclusive")
+    # One learning rate: nothing to pair.
+    alone = _records(PAPER_LIKE, covid_xray.configs(image_size=75, learning_rates=[1e-4]))
+    assert covid_xray.paired(alone).empty
+
+
+def test_verdicts_say_the_paper_reports_no_test_numbers(tmp_path):
+    records = _seeded_records()
+    columns = ["configuration", "metric", "paper", "ours_mean", "ci_low", "ci_high", "difference",
+               "verdict"]
+    demo = covid_xray.compare_with_paper(records, _plain_context(tmp_path / "demo", True))
+    assert list(demo.columns) == columns and len(demo) == 8
+    assert (demo["verdict"] == "not comparable: demo data").all()
+    real = covid_xray.compare_with_paper(records, _plain_context(tmp_path / "real", False))
+    assert (real["verdict"] == "not comparable: not reported").all() and real["paper"].isna().all()
+    sentences = summaries.verdict_sentences(real)
+    assert len(sentences) == 8 and all("reports no number" in sentence for sentence in sentences)
+    saved = pd.read_csv(tmp_path / "real" / "tables" / "compare_with_paper.csv")
+    assert not saved["demo"].any() and "verdict" in saved.columns
+
+
+def test_tables_over_seeds_keep_one_row_per_panel_and_seed(tmp_path):
+    records = _seeded_records()
+    built = covid_xray.tables(records, _plain_context(tmp_path, True), sample_per_class=1)
+    assert set(built) == {"headline", "paired", "learning_rate_sweep", "batch_size_sweep",
+                          "sample_predictions", "findings", "paper_levels"}
+    sweep = built["learning_rate_sweep"]
+    assert sweep.index.tolist() == ["lr 1e-3", "lr 1e-3", "lr 1e-4", "lr 1e-4", "lr 1e-5", "lr 1e-5"]
+    assert sweep["seed"].tolist() == [0, 1] * 3
+    # The findings read each panel once (means over its seeds).
+    assert built["findings"].loc[0, "what this run shows"].count("1e-4") == 2
+    assert list(built["paper_levels"].columns) == ["paper", "this run", "difference"]
+    assert (tmp_path / "tables" / "headline.csv").exists()
 
 
 def test_sweep_figure_stops_the_loss_axis_for_a_diverged_run(tmp_path):
@@ -356,7 +473,7 @@ def tiny_run(tmp_path_factory):
     planned = covid_xray.configs(
         learning_rates=[1e-3], lr_sweep_batch_size=4, batch_sizes=[4, 8],
         batch_sweep_learning_rate=1e-3, backbone="resnet18", weights=None, image_size=32,
-        hidden_units=8, trainable="frozen", epochs=2, augmentation=None, seed=42,
+        hidden_units=8, trainable="frozen", epochs=2, augmentation=None, seeds=[42],
         positive_class="covid")
     lines = []
     records = covid_xray.run(context, data, planned, progress=lines.append)
@@ -423,8 +540,20 @@ def test_tiny_run_records_and_identity(tiny_run):
 def test_tiny_run_tables_figures_and_comparison(tiny_run):
     context, data, planned, records, lines = tiny_run
     result = covid_xray.tables(records, context, **SAMPLE)
-    assert set(result) == {"learning_rate_sweep", "batch_size_sweep", "sample_predictions",
-                           "findings"}
+    assert set(result) == {"headline", "paired", "learning_rate_sweep", "batch_size_sweep",
+                           "sample_predictions", "findings", "paper_levels"}
+    # Every record carries its per-image test outcomes, which the headline is computed from.
+    for record in records:
+        stored = record.extra["predictions"]["test"]
+        assert len(stored["y_true"]) == len(stored["y_pred"]) == len(stored["score"]) == 6
+    headline = result["headline"]
+    assert set(HEADLINE_COLUMNS) <= set(headline.columns) and (headline["n_seeds"] == 1).all()
+    assert headline["configuration"].tolist() == ["lr 1e-3, batch 4", "lr 1e-3, batch 8"] * 2
+    accuracy = headline[headline["metric"] == "accuracy"].set_index("configuration")
+    assert accuracy.loc["lr 1e-3, batch 8", "mean"] == pytest.approx(1 / 3)
+    assert accuracy.loc["lr 1e-3, batch 8", "ci_low"] <= 1 / 3 <= accuracy.loc["lr 1e-3, batch 8",
+                                                                                "ci_high"]
+    assert result["paired"].empty  # one learning rate: no pair to compare
     batch = result["batch_size_sweep"]
     assert list(batch.index) == ["batch 4", "batch 8"]
     assert batch.loc["batch 8", "test_accuracy"] == pytest.approx(1 / 3)
@@ -436,14 +565,38 @@ def test_tiny_run_tables_figures_and_comparison(tiny_run):
         assert context.table(name).with_suffix(".md").exists()
     assert "P(covid)" in result["sample_predictions"].columns
 
-    comparison = covid_xray.compare_with_paper(records, context, **SAMPLE)
-    assert isinstance(comparison, pd.DataFrame)
-    assert list(comparison.columns) == ["paper", "this run", "difference"]
-    assert comparison.loc["P(normal), sample covid image", "this run"] is not None
+    levels = result["paper_levels"]
+    assert list(levels.columns) == ["paper", "this run", "difference"]
+    assert levels.loc["P(normal), sample covid image", "this run"] is not None
+
+    comparison = covid_xray.compare_with_paper(records, context)
+    assert list(comparison.columns) == ["configuration", "metric", "paper", "ours_mean", "ci_low",
+                                        "ci_high", "difference", "verdict"]
+    assert (comparison["verdict"] == "not comparable: demo data").all() and len(comparison) == 4
 
     paths = covid_xray.figures(records, context, **SAMPLE)
-    assert set(paths) == {"learning_rate_sweep", "batch_size_sweep", "sample_predictions",
-                          "sample_setting_confusion"}
+    assert set(paths) == {"seed_spread", "seed_spread_roc_auc", "learning_rate_sweep",
+                          "batch_size_sweep", "sample_predictions", "sample_setting_confusion"}
     assert all(path.exists() for path in paths.values())
     rows = RunStore(context.store().folder).frame()
     assert set(rows["experiment"]) == {"learning_rate", "batch_size"}
+
+
+@pytest.mark.slow
+def test_adding_a_seed_trains_only_the_new_run(tiny_run):
+    context, data, planned, records, _ = tiny_run
+    # lr 1e-3 at batch 4 is in both sweeps: one run per seed; seed 42 ran in tiny_run.
+    settings = dict(learning_rates=[1e-3], lr_sweep_batch_size=4, batch_sizes=[4],
+                    batch_sweep_learning_rate=1e-3, backbone="resnet18", weights=None,
+                    image_size=32, hidden_units=8, trainable="frozen", epochs=2,
+                    augmentation=None, positive_class="covid")
+    lines = []
+    both = covid_xray.run(context, data, covid_xray.configs(**settings, seeds=[42, 43]),
+                          progress=lines.append)
+    assert len(lines) == 2 and "already finished" in lines[0] and "done in" in lines[1]
+    assert [record.seed for record in both] == [42, 43, 42, 43]
+    assert both[0].created_at == records[0].created_at  # seed 42 is the earlier record
+    assert both[1].run_id not in {record.run_id for record in records}
+    headline = covid_xray.headline(both)
+    assert headline["configuration"].tolist() == ["lr 1e-3, batch 4"] * 2
+    assert (headline["n_seeds"] == 2).all() and (headline["seeds"] == "42, 43").all()

@@ -1,5 +1,8 @@
-"""The Down syndrome study: settings, data, freezing, early stopping, the verbs on a tiny
-demo run, identity of runs, and the numbers recorded before the refactor."""
+"""The Down syndrome study: settings and seeds, data, freezing, early stopping, the verbs on
+a tiny demo run (headline, paired table, verdicts), identity of runs, and the numbers
+recorded before the refactor."""
+
+import dataclasses
 
 import keras
 import numpy as np
@@ -7,7 +10,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from kerasbench import summaries
 from kerasbench.errors import ConfigError
+from kerasbench.stats import HEADLINE_COLUMNS
 from kerasbench.studies import down_syndrome
 from kerasbench.studies.down_syndrome import protocol
 
@@ -40,6 +45,17 @@ def test_configs_default_to_the_paper_protocol():
     assert config["augmentation"]["random_resized_crop"] == {
         "scale": [0.08, 1.0], "ratio": [0.75, pytest.approx(4 / 3)]}
     assert config["augmentation"]["horizontal_flip"] is True
+    assert config["seed"] == 42
+
+
+def test_configs_run_each_experiment_once_per_seed():
+    planned = down_syndrome.configs(seeds=[0, 1, 2])
+    assert [(item.experiment, item.config["seed"]) for item in planned[:4]] == [
+        ("E1", 0), ("E1", 1), ("E1", 2), ("E2", 0)]
+    assert len(planned) == 9
+    for bad in (0, [], [1, 1], ["a"]):
+        with pytest.raises(ValueError, match="seeds"):
+            down_syndrome.configs(seeds=bad)
 
 
 @pytest.mark.parametrize("experiments, message", [
@@ -104,7 +120,7 @@ def test_load_index_splits_a_flat_download_behind_a_wrapper_folder(tmp_path):
                                      seed=99, split_file=split_file)
     assert again.frame.equals(index.frame)  # the saved split wins over a new seed
     smaller = down_syndrome.load_index(tmp_path / "download", positive_class="down_syndrome",
-                                       split_file=split_file, per_class={"train": 5})
+                                       split_file=split_file, max_per_class={"train": 5})
     assert smaller.counts().loc["downSyndrome", "train"] == 5
     assert smaller.fingerprint() != index.fingerprint()  # other data, other runs
 
@@ -280,7 +296,7 @@ def test_early_stopping_settings_restore_the_best_epoch():
 TINY_EXPERIMENTS = [{"name": "E1", "batch_size": 4, "learning_rate": 1e-3},
                     {"name": "E2", "batch_size": 128, "learning_rate": 1e-3}]
 TINY_SETTINGS = dict(backbone="resnet18", weights=None, image_size=32, trainable_stages=1,
-                     max_epochs=2, patience=1, weight_decay=0.01, augmentation=None, seed=0)
+                     max_epochs=2, patience=1, weight_decay=0.01, augmentation=None, seeds=[0])
 
 
 @pytest.fixture(scope="module")
@@ -422,10 +438,10 @@ def test_tiny_study_keeps_the_best_epoch_and_evaluates_its_weights(tiny_study):
 def test_tiny_study_tables_have_one_row_per_experiment_and_say_demo(tiny_study):
     context, _, _, records = tiny_study
     tables = down_syndrome.tables(records, context)
-    assert set(tables) == {"experiments", "stop_epoch_accuracy", "confusion_E1_test",
-                           "confusion_E2_test"}
+    assert set(tables) == {"headline", "paired", "experiments", "stop_epoch_accuracy",
+                           "paper_detail", "confusion_E1_test", "confusion_E2_test"}
     table = tables["experiments"]
-    assert table.index.tolist() == ["E1", "E2"]
+    assert table.index.tolist() == ["E1", "E2"] and table["seed"].tolist() == [0, 0]
     for column in ("batch (asked)", "batch (used)", "stopped epoch", "best epoch (weights kept)",
                    "train acc % at stop", "val acc % at stop", "test accuracy %",
                    "precision (macro)", "recall (macro)", "F1 (macro)",
@@ -436,7 +452,7 @@ def test_tiny_study_tables_have_one_row_per_experiment_and_say_demo(tiny_study):
     assert table.loc["E2", "batch (asked)"] == 128 and table.loc["E2", "batch (used)"] == 12
     assert table.loc["E1", "batch (used)"] == 4
     assert table.loc["E1", "trainable params"] == 8_389_634  # conv5 + head of ResNet18
-    assert tables["stop_epoch_accuracy"].shape == (2, 9)
+    assert tables["stop_epoch_accuracy"].shape == (2, 10)
     assert tables["stop_epoch_accuracy"].loc["E1", "val acc % (paper)"] == 81.2
     confusion = tables["confusion_E1_test"]
     assert confusion.index.tolist() == ["healthy", "down_syndrome (positive)"]
@@ -446,19 +462,52 @@ def test_tiny_study_tables_have_one_row_per_experiment_and_say_demo(tiny_study):
     assert saved["demo"].all() and saved["experiment"].tolist() == ["E1", "E2"]
     assert (context.tables_dir / "experiments.md").read_text().startswith(f"_{context.note}_")
 
+    detail = tables["paper_detail"]
+    assert detail.index.names == ["experiment", "quantity"]
+    assert detail.shape == (2 * 7, 3)
+    assert detail.loc[("E2", "test accuracy %"), "paper"] == 87.88
+    assert detail.loc[("E2", "test accuracy %"), "this run"] == pytest.approx(50.0)
+
+
+def test_tiny_study_headline_paired_and_verdicts(tiny_study):
+    context, _, _, records = tiny_study
+    headline = down_syndrome.headline(records)
+    assert list(headline.columns) == ["configuration", "metric", "seeds", *HEADLINE_COLUMNS]
+    assert headline["configuration"].tolist() == ["E1", "E2"]
+    assert (headline["metric"] == "accuracy").all() and (headline["n_seeds"] == 1).all()
+    assert headline["mean"].tolist() == pytest.approx([4 / 6, 3 / 6])  # BASELINE test accuracy
+    assert (headline["ci_low"] <= headline["mean"]).all()
+    assert (headline["mean"] <= headline["ci_high"]).all()
+
+    paired = down_syndrome.paired(records)
+    assert list(paired.columns) == list(summaries.paired_table([], []).columns)
+    assert paired[["a", "b"]].values.tolist() == [["E1", "E2"]]
+    assert paired.loc[0, "difference"] == pytest.approx(1 / 6)
+    assert paired.loc[0, "test"].startswith("McNemar") and 0 < paired.loc[0, "p_value"] <= 1
+    (sentence,) = down_syndrome.paired_sentences(paired)
+    assert sentence.startswith("E1 vs E2 (test accuracy, 1 seed(s)): +0.167")
+
     comparison = down_syndrome.compare_with_paper(records, context)
-    assert isinstance(comparison, pd.DataFrame)
-    assert comparison.index.names == ["experiment", "quantity"]
-    assert comparison.shape == (2 * 7, 3)
-    assert comparison.loc[("E2", "test accuracy %"), "paper"] == 87.88
+    assert list(comparison.columns) == ["configuration", "metric", "paper", "ours_mean", "ci_low",
+                                        "ci_high", "difference", "verdict"]
+    assert comparison["paper"].tolist() == pytest.approx([0.8283, 0.8788])
+    assert (comparison["verdict"] == "not comparable: demo data").all()
     assert pd.read_csv(context.tables_dir / "compare_with_paper.csv")["demo"].all()
+    # The same numbers called real data: the paper's accuracy against this run's interval.
+    real = dataclasses.replace(context, is_demo=False, output_dir=context.output_dir / "real")
+    verdicts = down_syndrome.compare_with_paper(records, real).set_index("configuration")
+    for name, row in verdicts.iterrows():
+        expected = ("within interval" if row["ci_low"] <= row["paper"] <= row["ci_high"]
+                    else "paper higher" if row["paper"] > row["ci_high"] else "paper lower")
+        assert row["verdict"] == expected, name
+    assert len(summaries.verdict_sentences(verdicts.reset_index())) == 2
 
 
 def test_tiny_study_figures(tiny_study):
     context, _, _, records = tiny_study
     paths = down_syndrome.figures(records, context)
     assert {"confusion_E1_test", "confusion_E2_test", "curves_E1", "curves_E2", "curves_all",
-            "test_accuracy_vs_paper", "paper_confusion_E1", "paper_confusion_E2"} == set(paths)
+            "seed_spread", "paper_confusion_E1", "paper_confusion_E2"} == set(paths)
     assert all(path.exists() and path.parent == context.figures_dir for path in paths.values())
 
 
@@ -489,3 +538,19 @@ def test_paper_confusion_matrices_and_their_disagreement_with_table_three():
     with pytest.raises(ValueError, match="E3"):
         down_syndrome.paper_confusion_frame("E3")
     assert down_syndrome.paper_results_table().shape == (3, 9)
+
+
+def test_adding_a_seed_trains_only_the_new_run(tiny_study):
+    context, data, _, records = tiny_study
+    lines = []
+    planned = down_syndrome.configs(experiments=TINY_EXPERIMENTS[:1],
+                                    **{**TINY_SETTINGS, "seeds": [0, 1]})
+    both = down_syndrome.run(context, data, planned, progress=lines.append)
+    assert len(lines) == 2 and "already finished" in lines[0] and "already" not in lines[1]
+    assert [record.seed for record in both] == [0, 1]
+    assert both[0].to_dict() == records[0].to_dict()
+    headline = down_syndrome.headline(both)
+    assert headline["n_seeds"].tolist() == [2] and headline["seeds"].tolist() == ["0, 1"]
+    # Tables and figures take several seeds per experiment; per-run views show the lowest.
+    assert down_syndrome.tables(both, context)["experiments"]["seed"].tolist() == [0, 1]
+    assert down_syndrome.representative_runs(both) == [both[0]]

@@ -1,5 +1,11 @@
-"""This run beside the paper: its qualitative findings (``findings_table``) and the levels
-read off its curves (``compare_with_paper``)."""
+"""This run beside the paper: the verdict on each headline number
+(:func:`compare_with_paper`), the paper's qualitative findings (:func:`findings_table`) and
+the levels read off its curves (:func:`paper_levels`).
+
+The paper prints no test accuracy or ROC AUC (its results are curves), so every headline
+verdict is ``not comparable: not reported`` on real data; what the paper does claim, which
+learning rate is best, is tested by the paired comparison
+(:func:`~kerasbench.studies.covid_xray.headline.paired`) and read in the findings."""
 
 from __future__ import annotations
 
@@ -9,16 +15,17 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from kerasbench import summaries
 from kerasbench.records import RunRecord
 from kerasbench.reports import compare_with_paper as comparison_table
+from kerasbench.studies.covid_xray.headline import HEADLINE_METRICS, headline
 from kerasbench.studies.covid_xray.paper import (
     PAPER_FINDINGS,
+    PAPER_HEADLINE,
     PAPER_LR_SWEEP_BATCH_SIZE,
     PAPER_NUMBERS,
 )
-from kerasbench.studies.covid_xray.protocol import LEARNING_RATE_SWEEP
 from kerasbench.studies.covid_xray.protocol import format_learning_rate as _lr
-from kerasbench.studies.covid_xray.tables import sample_predictions, sweep_table
 
 
 def _rows_for(table: pd.DataFrame, column: str, values: Sequence) -> pd.DataFrame:
@@ -105,14 +112,24 @@ def _larger_batches_spike(batch_table: pd.DataFrame, spike_rise: float):
     return shows, bool(more_spikes or higher_peak)
 
 
+def per_setting(table: pd.DataFrame) -> pd.DataFrame:
+    """A sweep table with one row per panel: the numeric columns' means over its seeds."""
+    if table.index.is_unique:
+        return table
+    numeric = table.select_dtypes("number").drop(columns="seed", errors="ignore")
+    return numeric.groupby(level=0, sort=False).mean()
+
+
 def findings_table(lr_table: pd.DataFrame, batch_table: pd.DataFrame,
                    samples: pd.DataFrame | None = None, *, window: int = 5,
                    spike_rise: float = 0.2) -> pd.DataFrame:
     """The paper's qualitative findings beside what this run's numbers show.
 
     Columns: ``finding from the paper``, ``what this run shows`` (computed from the sweep
-    tables), ``agrees`` (yes / no / n.a. when the settings needed were not run).
+    tables; with several seeds, from each panel's means over its seeds), ``agrees`` (yes /
+    no / n.a. when the settings needed were not run).
     """
+    lr_table, batch_table = per_setting(lr_table), per_setting(batch_table)
     found = {
         "best_learning_rates": _best_learning_rates(lr_table),
         "high_learning_rates_unstable": _high_rates_unstable(lr_table, window),
@@ -168,15 +185,25 @@ def paper_values(lr_table: pd.DataFrame, samples: pd.DataFrame | None,
     return values
 
 
-def compare_with_paper(records: Sequence[RunRecord], context, *, window: int = 5,
-                       spike_rise: float = 0.2, **sample) -> pd.DataFrame:
-    """One row per number in :data:`PAPER_NUMBERS`: the paper's, this run's and the
-    difference; saved as ``tables/compare_with_paper``. ``sample`` as in
-    :func:`~kerasbench.studies.covid_xray.tables.tables`."""
-    lr_table = sweep_table(records, LEARNING_RATE_SWEEP, window=window, spike_rise=spike_rise)
-    samples = sample_predictions(records, seed=context.seed, **sample) if records else None
-    class_names = records[0].extra["class_names"] if records else ["normal", "covid"]
-    table = comparison_table(PAPER_NUMBERS, paper_values(lr_table, samples, class_names),
-                             note=context.note)
-    context.save_table(table, "compare_with_paper", index=True)
-    return table
+def paper_levels(lr_table: pd.DataFrame, samples: pd.DataFrame | None,
+                 class_names: Sequence[str]) -> pd.DataFrame:
+    """One row per number in :data:`PAPER_NUMBERS` (levels read off the paper's curves and
+    its two sample scores): the paper's, this run's and the difference."""
+    return comparison_table(PAPER_NUMBERS, paper_values(lr_table, samples, class_names))
+
+
+def compare_with_paper(records: Sequence[RunRecord], context) -> pd.DataFrame:
+    """:func:`kerasbench.summaries.paper_verdicts` of test accuracy and ROC AUC per
+    setting: ``configuration, metric, paper, ours_mean, ci_low, ci_high, difference,
+    verdict``; saved as ``tables/compare_with_paper``. The paper reports neither number
+    (``paper`` is empty), so the verdict says so; its curve levels and findings are the
+    ``paper_levels`` and ``findings`` tables of :func:`~kerasbench.studies.covid_xray.tables`."""
+    table = headline(records)
+    parts = []
+    for metric in HEADLINE_METRICS:
+        rows = table[table["metric"] == metric]
+        reported = {label: PAPER_HEADLINE.get((label, metric)) for label in rows["configuration"]}
+        parts.append(summaries.paper_verdicts(rows, reported, demo=context.is_demo))
+    verdicts = pd.concat(parts, ignore_index=True)
+    context.save_table(verdicts, "compare_with_paper")
+    return verdicts

@@ -14,14 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from kerasbench.data.index import (
-    IMAGE_EXTENSIONS,
-    SPLIT_ALIASES,
-    SPLITS,
-    DatasetIndex,
-    index_folder,
-)
+from kerasbench.data.index import SPLIT_ALIASES, SPLITS, DatasetIndex, index_folder
 from kerasbench.data.selection import ensure_validation_split, select_binary
+from kerasbench.data.sources import find_dataset_root
 from kerasbench.errors import ConfigError
 from kerasbench.io import write_json_atomic
 from kerasbench.records import config_hash
@@ -99,31 +94,6 @@ def drop_folders(index: DatasetIndex, folders: Sequence[str]) -> DatasetIndex:
     return index.with_frame(index.frame[mask])
 
 
-def dataset_root(data_dir, *, quiet: bool = False) -> Path:
-    """``data_dir``, or the one sub-folder inside it when there is no other sub-folder and
-    no image beside it (other files, e.g. a README, are allowed).
-
-    Kaggle mounts a data set as ``/kaggle/input/<slug>/`` and the Radiography Database
-    puts everything in ``COVID-19_Radiography_Dataset/`` under it; indexing the slug
-    folder would see one class. A split folder (``train/``) is never descended into, and
-    only a folder that itself holds class or split folders is.
-    """
-    root = Path(data_dir)
-    if not root.is_dir():
-        return root
-    visible = [entry for entry in root.iterdir() if not entry.name.startswith((".", "__MACOSX"))]
-    folders = [entry for entry in visible if entry.is_dir()]
-    images_here = [entry for entry in visible if entry.suffix.lower() in IMAGE_EXTENSIONS]
-    if len(folders) == 1 and not images_here and folders[0].name.lower() not in SPLIT_ALIASES:
-        inner = [entry for entry in folders[0].iterdir() if entry.is_dir()]
-        # Descend only when the inner folder has sub-folders (classes or splits) itself.
-        if len(inner) >= 2 or any(entry.name.lower() in SPLIT_ALIASES for entry in inner):
-            if not quiet:
-                print(f"{root} holds only {folders[0].name}/: using that folder")
-            return folders[0]
-    return root
-
-
 def prepare_data(
     data_dir,
     output_dir,
@@ -154,8 +124,9 @@ def prepare_data(
     split_file = (
         splits_dir / f"split-seed{seed}-validation{validation_fraction}-test{test_fraction}.csv"
     )
-    root = dataset_root(data_dir)
-    has_split_folders = root.is_dir() and any(
+    # Kaggle mounts the Radiography Database as /kaggle/input/<slug>/COVID-19_Radiography_Dataset/.
+    root = find_dataset_root(data_dir)
+    has_split_folders = any(
         entry.is_dir() and entry.name.lower() in SPLIT_ALIASES for entry in root.iterdir()
     )
     index = index_folder(

@@ -1,6 +1,8 @@
 """The paper's figures: one panel per setting of each sweep (loss and accuracy per epoch on
-shared axes), sample test images with P(positive_class), and the sample setting's test
-confusion matrix. Every figure carries the data note and which class is label 1."""
+shared axes, the lowest seed's runs), sample test images with P(positive_class), and the
+sample setting's test confusion matrix; and the spread over seeds of test accuracy and ROC
+AUC per setting (every seed a point, the 95 % interval a bar). Every figure carries the
+data note and which class is label 1."""
 
 from __future__ import annotations
 
@@ -9,7 +11,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from kerasbench.records import RunRecord
-from kerasbench.studies.covid_xray.paper import PAPER_SAMPLE_SETTING
+from kerasbench.studies.covid_xray.headline import (
+    HEADLINE_METRICS,
+    check_records,
+    distinct_runs,
+    headline,
+    setting_label,
+)
+from kerasbench.studies.covid_xray.paper import PAPER_HEADLINE, PAPER_SAMPLE_SETTING
 from kerasbench.studies.covid_xray.protocol import (
     BATCH_SIZE_SWEEP,
     LEARNING_RATE_SWEEP,
@@ -84,27 +93,55 @@ def sample_prediction_grid(samples, image_root, *, image_size, path=None, title:
     return image_grid(images, captions, path, title=title, note=note, columns=columns)
 
 
+METRIC_NAMES = {"accuracy": "test accuracy", "roc_auc": "test ROC AUC"}
+
+
+def seed_spread(records: Sequence[RunRecord], metric: str, path, *, note: str = ""):
+    """:func:`kerasbench.plots.seed_spread` of ``metric`` per setting: every seed's value,
+    the 95 % interval over seeds and test images, and the paper's value (it reports none)."""
+    from kerasbench import plots, summaries
+
+    table = headline(records)
+    table = table[table["metric"] == metric].set_index("configuration")
+    values = summaries.seed_values(distinct_runs(records), metric, label=setting_label)
+    intervals = {label: (table.at[label, "ci_low"], table.at[label, "ci_high"])
+                 for label in values}
+    paper = {label: PAPER_HEADLINE.get((label, metric)) for label in values}
+    seeds = int(table["n_seeds"].max())
+    reported = ("paper's value as a diamond" if any(v is not None for v in paper.values())
+                else "the paper reports no test numbers (curves only)")
+    return plots.seed_spread(
+        values, intervals, path, paper=paper, metric=METRIC_NAMES[metric],
+        title=f"{METRIC_NAMES[metric]} per setting: {seeds} seed(s) each, 95 % bootstrap "
+              f"interval over seeds and test images; {reported}", note=note)
+
+
 def figures(records: Sequence[RunRecord], context, *, loss_axis_limit: float | None = 2.0,
             sample_learning_rate: float = PAPER_SAMPLE_SETTING[0],
             sample_batch_size: int = PAPER_SAMPLE_SETTING[1],
             sample_per_class: int = 2) -> dict[str, Path]:
-    """Every figure of the study under ``figures/``: ``learning_rate_sweep``,
-    ``batch_size_sweep`` (for each sweep that ran), ``sample_predictions`` and
+    """Every figure of the study under ``figures/``: ``seed_spread`` (test accuracy) and
+    ``seed_spread_roc_auc``, ``learning_rate_sweep``, ``batch_size_sweep`` (for each sweep
+    that ran; the lowest seed's runs), ``sample_predictions`` and
     ``sample_setting_confusion``; returns name -> PNG path."""
     import matplotlib.pyplot as plt
 
     from kerasbench import plots
-    from kerasbench.studies.covid_xray.data import dataset_root
+    from kerasbench.data.sources import find_dataset_root
 
-    if not records:
-        return {}
+    records = check_records(records)
     positive = positive_class(records[0])
     note = report_note(context.note, positive)
     paths = {}
+    for metric in HEADLINE_METRICS:
+        name = "seed_spread" if metric == "accuracy" else f"seed_spread_{metric}"
+        paths[name] = context.figure(name)
+        plt.close(seed_spread(records, metric, paths[name], note=note))
+    first_seed = min(record.seed for record in records)
     titles = {LEARNING_RATE_SWEEP: "learning rate (batch {batch_size})",
               BATCH_SIZE_SWEEP: "batch size (lr {learning_rate})"}
     for sweep in SWEEPS:
-        chosen = sweep_records(records, sweep)
+        chosen = [record for record in sweep_records(records, sweep) if record.seed == first_seed]
         if not chosen:
             continue
         first = chosen[0].config
@@ -113,14 +150,15 @@ def figures(records: Sequence[RunRecord], context, *, loss_axis_limit: float | N
         paths[f"{sweep}_sweep"] = context.figure(f"{sweep}_sweep")
         plt.close(sweep_figure({panel_label(sweep, r.config): r.history for r in chosen},
                                paths[f"{sweep}_sweep"], loss_limit=loss_axis_limit, note=note,
-                               title=f"{title}: loss and accuracy per epoch"))
+                               title=f"{title}, seed {first_seed}: loss and accuracy per epoch"))
     record = find_record(records, sample_learning_rate, sample_batch_size)
-    setting = f"lr {format_learning_rate(float(sample_learning_rate))}, batch {sample_batch_size}"
+    setting = (f"lr {format_learning_rate(float(sample_learning_rate))}, batch "
+               f"{sample_batch_size}, seed {record.seed}")
     samples = sample_predictions(records, sample_learning_rate=sample_learning_rate,
                                  sample_batch_size=sample_batch_size,
                                  sample_per_class=sample_per_class, seed=context.seed)
     paths["sample_predictions"] = context.figure("sample_predictions")
-    image_root = dataset_root(context.data_dir, quiet=True).expanduser().resolve()
+    image_root = find_dataset_root(context.data_dir, quiet=True).resolve()
     plt.close(sample_prediction_grid(samples, image_root, image_size=record.config["image_size"],
                                      path=paths["sample_predictions"], note=note,
                                      title=f"test images, {setting}"))

@@ -2,9 +2,11 @@
 the engine (:func:`run`).
 
 Two experiments, one per sweep: ``learning_rate`` (every rate at one batch size) and
-``batch_size`` (every batch size at one rate). A setting in both sweeps (the paper's lr
-1e-4 / batch 5) has one config, so one ``run_id``: it is trained once, by the sweep that
-comes first, and :func:`run` returns its record under each sweep's name.
+``batch_size`` (every batch size at one rate), each panel once per seed (``seeds``; the
+seed is in the config, so adding a seed trains only the new runs). A setting in both
+sweeps (the paper's lr 1e-4 / batch 5) has one config per seed, so one ``run_id``: it is
+trained once, by the sweep that comes first, and :func:`run` returns its record under
+each sweep's name.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from kerasbench.studies.covid_xray.paper import (
     PAPER_LEARNING_RATES,
     PAPER_LR_SWEEP_BATCH_SIZE,
 )
+from kerasbench.summaries import with_seeds
 from kerasbench.validate import choice, positive_int, positive_int_list, positive_number_list
 
 STUDY = "covid_xray"
@@ -93,10 +96,11 @@ def configs(
     trainable="frozen",
     epochs: int = PAPER_EPOCHS,
     augmentation: Mapping | None = PAPER_AUGMENTATION,
-    seed: int = 42,
+    seeds: Sequence[int] = (42,),
     positive_class: str = "covid",
 ) -> list[PlannedRun]:
-    """Every panel of both sweeps, learning-rate sweep first, in the given orders.
+    """Every panel of both sweeps, learning-rate sweep first, in the given orders, once
+    per seed (seeds innermost; ``seeds`` is a list such as ``[42, 43, 44]``).
 
     Every run: ``backbone`` -> ReLU dense (``hidden_units``) -> one sigmoid unit, Adam,
     binary cross-entropy, label 1 = ``positive_class``. ``augmentation`` defaults to the
@@ -133,23 +137,32 @@ def configs(
         "optimizer": "adam",
         "epochs": positive_int(epochs, "epochs"),
         "augmentation": dict(augmentation) if augmentation else None,
-        "seed": positive_int(seed, "seed", minimum=0),
     }
     panels = [(LEARNING_RATE_SWEEP, rate, lr_batch) for rate in rates]
     panels += [(BATCH_SIZE_SWEEP, batch_rate, size) for size in sizes]
-    return [PlannedRun(sweep, resolve_config({**base, "learning_rate": rate, "batch_size": size}))
-            for sweep, rate, size in panels]
+    planned = [PlannedRun(sweep, resolve_config({**base, "learning_rate": rate,
+                                                 "batch_size": size}))
+               for sweep, rate, size in panels]
+    return with_seeds(planned, seeds)
 
 
 def settings_table(planned: Sequence[PlannedRun]) -> pd.DataFrame:
-    """Every panel of both sweeps and the training run it needs (shared ones marked)."""
-    keys = [(plan.config["learning_rate"], plan.config["batch_size"]) for plan in planned]
-    distinct = list(dict.fromkeys(keys))
+    """Every panel of both sweeps (one row, whatever the seeds), its seeds and the setting
+    it trains (``run`` numbers the settings; one shared by both sweeps is marked and
+    trained once per seed)."""
+    panels: dict[tuple, dict] = {}
+    for plan in planned:
+        key = (plan.experiment, plan.config["learning_rate"], plan.config["batch_size"])
+        panels.setdefault(key, {"plan": plan, "seeds": []})["seeds"].append(plan.config["seed"])
+    settings = list(dict.fromkeys(key[1:] for key in panels))
+    sweeps_of = {setting: {key[0] for key in panels if key[1:] == setting}
+                 for setting in settings}
     return pd.DataFrame([
-        {"sweep": plan.experiment, "panel": panel_label(plan.experiment, plan.config),
-         "learning_rate": key[0], "batch_size": key[1], "run": distinct.index(key) + 1,
-         "shared by both sweeps": keys.count(key) > 1}
-        for plan, key in zip(planned, keys)
+        {"sweep": key[0], "panel": panel_label(key[0], value["plan"].config),
+         "learning_rate": key[1], "batch_size": key[2],
+         "seeds": ", ".join(str(seed) for seed in value["seeds"]),
+         "run": settings.index(key[1:]) + 1, "shared by both sweeps": len(sweeps_of[key[1:]]) > 1}
+        for key, value in panels.items()
     ])
 
 

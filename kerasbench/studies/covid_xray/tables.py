@@ -1,5 +1,6 @@
-"""The sweeps as numbers: one row per panel (the curves turned into numbers, test metrics
-of the positive class, time) and P(positive_class) on sample test images."""
+"""The sweeps as numbers: one row per panel and seed (the curves turned into numbers, test
+metrics of the positive class, time), P(positive_class) on sample test images, and the
+headline and paired comparison over seeds (:mod:`~kerasbench.studies.covid_xray.headline`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pandas as pd
 
 from kerasbench.errors import ConfigError
 from kerasbench.records import RunRecord
+from kerasbench.studies.covid_xray.headline import check_records, headline, paired
 from kerasbench.studies.covid_xray.paper import PAPER_SAMPLE_SETTING
 from kerasbench.studies.covid_xray.protocol import SWEEPS, format_learning_rate, panel_label
 from kerasbench.validate import choice, positive_int
@@ -20,7 +22,7 @@ CURVE_COLUMNS = (
     "best_val_loss_epoch", "max_val_loss", "val_loss_std_last", "val_loss_spikes",
     "val_loss_share_under_0_2", "epochs_run",
 )
-SWEEP_COLUMNS = ("learning_rate", "batch_size", *CURVE_COLUMNS, "positive_class",
+SWEEP_COLUMNS = ("learning_rate", "batch_size", "seed", *CURVE_COLUMNS, "positive_class",
                  "test_accuracy", "test_precision", "test_recall", "test_f1", "test_roc_auc",
                  "train_s", "run_id")
 
@@ -70,8 +72,9 @@ def sweep_records(records: Sequence[RunRecord], sweep: str) -> list[RunRecord]:
 
 def sweep_table(records: Sequence[RunRecord], sweep: str, *, window: int = 5,
                 spike_rise: float = 0.2) -> pd.DataFrame:
-    """One row per panel of ``sweep`` (index: ``lr 1e-4`` / ``batch 5``): the curves as
-    numbers, test metrics of the positive class (label 1) and the training time."""
+    """One row per panel of ``sweep`` and seed (index: ``lr 1e-4`` / ``batch 5``, repeated
+    for each seed): the curves as numbers, test metrics of the positive class (label 1)
+    and the training time."""
     rows = []
     for record in sweep_records(records, sweep):
         positive = positive_class(record)
@@ -81,6 +84,7 @@ def sweep_table(records: Sequence[RunRecord], sweep: str, *, window: int = 5,
             "setting": panel_label(sweep, record.config),
             "learning_rate": record.config["learning_rate"],
             "batch_size": record.config["batch_size"],
+            "seed": record.seed,
             **curve_numbers(record.history, window=window, spike_rise=spike_rise),
             "positive_class": positive,
             "test_accuracy": test["accuracy"],
@@ -95,11 +99,12 @@ def sweep_table(records: Sequence[RunRecord], sweep: str, *, window: int = 5,
 
 
 def find_record(records: Sequence[RunRecord], learning_rate: float, batch_size: int) -> RunRecord:
-    """The record of the setting (``learning_rate``, ``batch_size``)."""
-    for record in records:
-        if (np.isclose(record.config["learning_rate"], float(learning_rate))
-                and record.config["batch_size"] == batch_size):
-            return record
+    """The record of the setting (``learning_rate``, ``batch_size``) with the lowest seed."""
+    matching = [record for record in records
+                if np.isclose(record.config["learning_rate"], float(learning_rate))
+                and record.config["batch_size"] == batch_size]
+    if matching:
+        return min(matching, key=lambda record: record.seed)
     trained = sorted({(record.config["learning_rate"], record.config["batch_size"])
                       for record in records}, reverse=True)
     raise ConfigError(
@@ -113,9 +118,9 @@ def sample_predictions(records: Sequence[RunRecord], *,
                        sample_learning_rate: float = PAPER_SAMPLE_SETTING[0],
                        sample_batch_size: int = PAPER_SAMPLE_SETTING[1],
                        sample_per_class: int = 2, seed: int = 42) -> pd.DataFrame:
-    """``sample_per_class`` test images of each class (seeded choice) of one setting with
-    P(positive_class), the predicted class (threshold 0.5) and whether it is right; paths
-    are relative to the data root."""
+    """``sample_per_class`` test images of each class (seeded choice) of one setting (its
+    lowest seed's run) with P(positive_class), the predicted class (threshold 0.5) and
+    whether it is right; paths are relative to the data root."""
     per_class = positive_int(sample_per_class, "sample_per_class")
     record = find_record(records, sample_learning_rate, sample_batch_size)
     class_names = record.extra["class_names"]
@@ -140,18 +145,32 @@ def sample_predictions(records: Sequence[RunRecord], *,
 
 def tables(records: Sequence[RunRecord], context, *, window: int = 5, spike_rise: float = 0.2,
            **sample) -> dict[str, pd.DataFrame]:
-    """``learning_rate_sweep``, ``batch_size_sweep``, ``sample_predictions`` and the paper's
-    ``findings`` beside this run's, each saved under ``tables/`` (CSV with a ``demo``
-    column, markdown with the data note). ``sample``: :func:`sample_predictions`'s
-    ``sample_learning_rate`` / ``sample_batch_size`` / ``sample_per_class``."""
-    from kerasbench.studies.covid_xray.compare import findings_table
+    """The study's tables, each saved under ``tables/`` (CSV with a ``demo`` column,
+    markdown with the data note):
 
-    result = {f"{sweep}_sweep": sweep_table(records, sweep, window=window, spike_rise=spike_rise)
-              for sweep in SWEEPS}
+    - ``headline``: test accuracy and ROC AUC per setting over seeds, with the 95 % interval;
+    - ``paired``: the best learning rate vs the next best on the same test images;
+    - ``learning_rate_sweep``, ``batch_size_sweep``: the curves as numbers, per panel and seed;
+    - ``sample_predictions``: P(positive_class) on sample test images;
+    - ``findings``: the paper's qualitative findings beside this run's numbers;
+    - ``paper_levels``: the levels read off the paper's curves beside this run's.
+
+    ``sample``: :func:`sample_predictions`'s ``sample_learning_rate`` /
+    ``sample_batch_size`` / ``sample_per_class``."""
+    from kerasbench.studies.covid_xray.compare import findings_table, paper_levels
+
+    records = check_records(records)
+    result = {"headline": headline(records), "paired": paired(records)}
+    result.update({f"{sweep}_sweep": sweep_table(records, sweep, window=window,
+                                                 spike_rise=spike_rise)
+                   for sweep in SWEEPS})
     result["sample_predictions"] = sample_predictions(records, seed=context.seed, **sample)
     result["findings"] = findings_table(
         result["learning_rate_sweep"], result["batch_size_sweep"], result["sample_predictions"],
         window=window, spike_rise=spike_rise)
+    result["paper_levels"] = paper_levels(result["learning_rate_sweep"],
+                                          result["sample_predictions"],
+                                          records[0].extra["class_names"])
     for name, frame in result.items():
-        context.save_table(frame, name, index=name.endswith("_sweep"))
+        context.save_table(frame, name, index=name.endswith("_sweep") or name == "paper_levels")
     return result

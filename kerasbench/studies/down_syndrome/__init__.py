@@ -17,9 +17,12 @@ Down Syndrome". Protocol (``shared/studies.md`` section 4):
 Keras Applications has no ResNet34, so the study runs ResNet50 (ImageNet) by default and the
 registry's ResNet34 (:mod:`kerasbench.backbones`) is there for users who bring weights.
 
-The verbs, in the notebook's order: :func:`load_data`, :func:`configs`, :func:`run`,
-:func:`tables`, :func:`figures`, :func:`compare_with_paper`. Modules: ``data`` (the index,
-positive class = label 1), ``protocol`` (experiments -> engine configs, running them),
+The verbs, in the notebook's order: :func:`load_data`, :func:`configs` (each experiment
+once per seed), :func:`run`, :func:`tables` (the headline: test accuracy per experiment
+over seeds with a 95 % interval; E1 vs E2 vs E3 on the same test images), :func:`figures`,
+:func:`compare_with_paper` (the paper's accuracy against the interval: a verdict).
+Modules: ``data`` (the index, positive class = label 1), ``protocol`` (experiments ->
+engine configs, running them),
 ``model`` (parameter counts per number of retrained stages), ``tables``, ``figures``,
 ``paper`` (the paper's numbers) and ``demo`` (the synthetic demo faces).
 """
@@ -51,13 +54,24 @@ from kerasbench.studies.down_syndrome.protocol import (
     describe_augmentation,
     run,
 )
-from kerasbench.studies.down_syndrome.tables import compare_with_paper, confusion_frame, tables
+from kerasbench.studies.down_syndrome.tables import (
+    HEADLINE_METRIC,
+    compare_with_paper,
+    confusion_frame,
+    headline,
+    paired,
+    paired_sentences,
+    paper_detail,
+    representative_runs,
+    tables,
+)
 
 __all__ = [
-    "DATASET_NAME", "DEFAULT_AUGMENTATION", "KAGGLE_SLUG", "PAPER_CONFUSION",
+    "DATASET_NAME", "DEFAULT_AUGMENTATION", "HEADLINE_METRIC", "KAGGLE_SLUG", "PAPER_CONFUSION",
     "PAPER_EXPERIMENTS", "PAPER_RESULTS", "PROTOCOL_VERSION", "STUDY",
     "augmentation_examples", "compare_with_paper", "configs", "confusion_frame",
-    "counts_beside_paper", "describe_augmentation", "figures", "load_data", "load_index",
-    "make_demo_data", "paper_confusion_frame", "paper_consistency_table",
-    "paper_results_table", "parameter_count_table", "run", "tables",
+    "counts_beside_paper", "describe_augmentation", "figures", "headline", "load_data",
+    "load_index", "make_demo_data", "paired", "paired_sentences", "paper_confusion_frame",
+    "paper_consistency_table", "paper_detail", "paper_results_table",
+    "parameter_count_table", "representative_runs", "run", "tables",
 ]

@@ -16,30 +16,11 @@ import pandas as pd
 
 from kerasbench.data.index import SPLITS, DatasetIndex, index_folder
 from kerasbench.data.selection import ensure_validation_split, select_binary
+from kerasbench.data.sources import find_dataset_root
 from kerasbench.errors import DatasetError
 from kerasbench.studies.down_syndrome.paper import KAGGLE_SLUG, PAPER_SPLIT_COUNTS
 from kerasbench.studies.down_syndrome.protocol import augmentation_settings
 from kerasbench.validate import fraction
-
-
-def find_class_root(folder: str | os.PathLike) -> Path:
-    """Step down through wrapper folders (a folder whose only visible entry is one folder),
-    as archives often add one (``data/<name>/<class>/...``); returns the folder that holds
-    the split or class folders."""
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise FileNotFoundError(
-            f"dataset folder {folder} does not exist; download the Kaggle data set "
-            f"{KAGGLE_SLUG} and pass its folder as data_dir (see datasets.md)"
-        )
-    for _ in range(5):
-        entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")
-                   and entry.name != "__MACOSX"]
-        if len(entries) == 1 and entries[0].is_dir():
-            folder = entries[0]
-        else:
-            break
-    return folder
 
 
 def load_index(
@@ -47,7 +28,7 @@ def load_index(
     *,
     positive_class: str = "down_syndrome",
     classes: Sequence[str] | None = None,
-    per_class: Mapping[str, int | None] | None = None,
+    max_per_class: Mapping[str, int | None] | None = None,
     validation_fraction: float = 0.2,
     test_fraction: float = 0.1,
     seed: int = 0,
@@ -60,18 +41,25 @@ def load_index(
       about 70 / 20 / 10 %), and the split is saved to ``split_file`` and reused.
     - Split folders without ``validation/`` get ``validation_fraction`` of the training
       images held out, stratified and seeded.
-    - ``classes`` picks two classes of a larger data set; ``per_class`` keeps at most that
-      many images per class in each named split (``{"train": 150, "test": 50}``), seeded.
+    - ``classes`` picks two classes of a larger data set; ``max_per_class`` keeps at most
+      that many images per class in each named split (``{"train": 150, "test": 50}``),
+      seeded.
+    - Wrapper folders an archive or a Kaggle mount adds (``<name>/<class>/...``) are
+      stepped through (:func:`kerasbench.data.sources.find_dataset_root`).
     """
     validation_fraction = fraction(validation_fraction, "validation_fraction")
     test_fraction = fraction(test_fraction, "test_fraction")
-    root = find_class_root(data_dir)
+    if not Path(data_dir).expanduser().is_dir():
+        raise FileNotFoundError(
+            f"dataset folder {data_dir} does not exist; download the Kaggle data set "
+            f"{KAGGLE_SLUG} and pass its folder as data_dir (see datasets.md)")
+    root = find_dataset_root(data_dir)
     index = index_folder(root, split_file=split_file, validation_fraction=validation_fraction,
                          test_fraction=test_fraction, seed=int(seed))
     index = select_binary(index, positive_class, classes)
     index = ensure_validation_split(index, seed=int(seed), fraction=validation_fraction)
-    if per_class:
-        index = index.subsample(dict(per_class), seed=int(seed), per_class=True)
+    if max_per_class:
+        index = index.subsample(dict(max_per_class), seed=int(seed), per_class=True)
     missing = [split for split in SPLITS if split not in index.splits]
     if missing:
         raise DatasetError(f"the study needs train, validation and test images; {root} gives "
@@ -81,13 +69,13 @@ def load_index(
 
 def load_data(context, *, positive_class: str = "down_syndrome",
               classes: Sequence[str] | None = None,
-              per_class: Mapping[str, int | None] | None = None,
+              max_per_class: Mapping[str, int | None] | None = None,
               validation_fraction: float = 0.2, test_fraction: float = 0.1) -> DatasetIndex:
     """:func:`load_index` on the context's data folder with the context's seed; a split made
     here is saved to ``<output_dir>/split.csv`` and reused, and the index used is written
     to ``<output_dir>/index_used.csv``."""
     index = load_index(context.data_dir, positive_class=positive_class, classes=classes,
-                       per_class=per_class, validation_fraction=validation_fraction,
+                       max_per_class=max_per_class, validation_fraction=validation_fraction,
                        test_fraction=test_fraction, seed=context.seed,
                        split_file=context.output_dir / "split.csv")
     index.to_csv(context.output_dir / "index_used.csv")

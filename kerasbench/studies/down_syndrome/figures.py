@@ -1,5 +1,6 @@
-"""The study's figures: confusion matrices (the positive class named), training curves with
-the stop and best epochs marked, test accuracy beside the paper's, and the paper's own
+"""The study's figures: the spread of test accuracy over seeds beside the paper's value
+(``seed_spread``), and, for each experiment's lowest seed, confusion matrices (the positive
+class named) and training curves with the stop and best epochs marked; and the paper's own
 confusion matrices. Every figure carries ``context.note`` and is saved under ``figures/``."""
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from kerasbench.studies.down_syndrome.paper import (
     PAPER_CONFUSION_CLASSES,
     PAPER_RESULTS,
 )
-from kerasbench.studies.down_syndrome.tables import check_records
+from kerasbench.studies.down_syndrome.tables import (
+    HEADLINE_METRIC,
+    check_records,
+    headline,
+    paper_values,
+    representative_runs,
+)
 
 
 def _saved(figure, path: Path) -> Path:
@@ -31,8 +38,8 @@ def confusion_matrices(records: Sequence[RunRecord], context, split: str = "test
     paths = {}
     for record in records:
         names = list(record.metrics[split]["class_names"])
-        title = (f"{record.experiment} {split} confusion matrix (rows true, columns predicted); "
-                 f"positive class = {names[-1]} (label 1)")
+        title = (f"{record.experiment} seed {record.seed} {split} confusion matrix (rows true, "
+                 f"columns predicted); positive class = {names[-1]} (label 1)")
         path = context.figure(f"confusion_{record.experiment}_{split}")
         figure = plots.confusion_matrix(record.metrics[split]["confusion_matrix"], names,
                                         title=title, note=context.note)
@@ -55,17 +62,20 @@ def paper_confusion_matrices(context) -> dict:
     return paths
 
 
-def accuracy_vs_paper(records: Sequence[RunRecord], context) -> Path:
-    """Test accuracy per experiment, this run's bars beside the paper's."""
-    from kerasbench import plots
+def seed_spread(records: Sequence[RunRecord], context) -> Path:
+    """Test accuracy per experiment: every seed a point, the 95 % interval a bar, the
+    paper's value a diamond."""
+    from kerasbench import plots, summaries
 
-    this_run = {record.experiment: 100.0 * record.metrics["test"]["accuracy"]
-                for record in records}
-    paper = {name: PAPER_RESULTS[name]["test_accuracy"] for name in this_run
-             if name in PAPER_RESULTS}
-    figure = plots.bar_chart(this_run, reference=paper, ylabel="test accuracy %",
-                             title="test accuracy per experiment", note=context.note)
-    return _saved(figure, context.figure("test_accuracy_vs_paper"))
+    table = headline(records).set_index("configuration")
+    values = summaries.seed_values(records, HEADLINE_METRIC)
+    intervals = {name: (table.at[name, "ci_low"], table.at[name, "ci_high"]) for name in values}
+    seeds = int(table["n_seeds"].max())
+    figure = plots.seed_spread(
+        values, intervals, paper=paper_values(records), metric="test accuracy",
+        title=f"test accuracy per experiment: {seeds} seed(s) each, 95 % bootstrap interval "
+              "over seeds and test images, paper's value as a diamond", note=context.note)
+    return _saved(figure, context.figure("seed_spread"))
 
 
 def training_curves(records: Sequence[RunRecord], context) -> dict:
@@ -80,7 +90,8 @@ def training_curves(records: Sequence[RunRecord], context) -> dict:
         reported = PAPER_RESULTS.get(record.experiment, {}).get("stopped_epoch")
         asked, used = record.config["batch_size"], record.extra.get("batch_size_effective")
         batch = f"batch {asked}" + (f" (used {used})" if used != asked else "")
-        title = (f"{record.experiment}: {batch}, lr {record.config['learning_rate']:g}; "
+        title = (f"{record.experiment} seed {record.seed}: {batch}, "
+                 f"lr {record.config['learning_rate']:g}; "
                  f"stopped at epoch {stopped}" + (f" (paper: {reported})" if reported else ""))
         figure = plots.training_curves(record.history, title=title, note=context.note,
                                        stop_epoch=best)
@@ -98,19 +109,20 @@ def curve_panels(records: Sequence[RunRecord], context) -> Path:
     """All experiments side by side on shared axes (one column per experiment)."""
     from kerasbench import plots
 
-    histories = {record.experiment: record.history for record in records}
+    histories = {f"{record.experiment} seed {record.seed}": record.history for record in records}
     figure = plots.curve_panels(histories, title="training (solid) and validation (dashed)",
                                 note=context.note)
     return _saved(figure, context.figure("curves_all"))
 
 
 def figures(records: Sequence[RunRecord], context) -> dict[str, Path]:
-    """Every figure of the study, by name (the PNG's stem) -> path."""
+    """Every figure of the study, by name (the PNG's stem) -> path: ``seed_spread`` over
+    all runs; confusion matrices and curves of each experiment's lowest seed."""
     records = check_records(records)
-    paths = {}
-    paths.update(confusion_matrices(records, context))
-    paths.update(training_curves(records, context))
-    paths["curves_all"] = curve_panels(records, context)
-    paths["test_accuracy_vs_paper"] = accuracy_vs_paper(records, context)
+    shown = representative_runs(records)
+    paths = {"seed_spread": seed_spread(records, context)}
+    paths.update(confusion_matrices(shown, context))
+    paths.update(training_curves(shown, context))
+    paths["curves_all"] = curve_panels(shown, context)
     paths.update(paper_confusion_matrices(context))
     return paths

@@ -1,6 +1,8 @@
 """The protocol: the paper's three experiments as engine configs, and running them.
 
-Each experiment is one :func:`kerasbench.engine.train_classifier` run: the backbone with
+Each experiment runs once per seed (``seeds``; the seed is in the config, so adding a seed
+trains only the new runs). Each run is one :func:`kerasbench.engine.train_classifier` run:
+the backbone with
 its last ``trainable_stages`` stages retrained (BatchNormalization frozen everywhere), a
 dense softmax head, AdamW with decoupled weight decay, the training batches augmented
 (random resized crop, horizontal flip), and early stopping on a validation quantity that
@@ -10,13 +12,14 @@ restores the best epoch's weights (the engine's standard callbacks, from the con
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from kerasbench.engine import RunSpec, resolve_config, run_each, train_classifier
 from kerasbench.errors import ConfigError
 from kerasbench.records import RunRecord
 from kerasbench.studies.base import PlannedRun
 from kerasbench.studies.down_syndrome.paper import PAPER_EXPERIMENTS, PAPER_MAX_EPOCHS
+from kerasbench.summaries import check_seeds, with_seeds
 from kerasbench.validate import choice, known_keys, positive_int, positive_number
 
 STUDY = "down_syndrome"
@@ -159,15 +162,18 @@ def configs(
     monitor: str = "val_loss",
     weight_decay: float | None = 0.01,
     augmentation: Mapping | None = DEFAULT_AUGMENTATION,
-    seed: int = 42,
+    seeds: Sequence[int] = (42,),
 ) -> list[PlannedRun]:
-    """One planned run per experiment (defaults: the paper's protocol with ResNet50)."""
+    """One planned run per experiment and seed, seeds innermost (defaults: the paper's
+    protocol with ResNet50, one seed; ``seeds`` is a list such as ``[42, 43, 44]``)."""
+    seeds = check_seeds(seeds)
     settings = dict(backbone=backbone, weights=weights, image_size=image_size,
                     trainable_stages=trainable_stages, max_epochs=max_epochs, patience=patience,
                     monitor=monitor, weight_decay=weight_decay, augmentation=augmentation,
-                    seed=seed)
-    return [PlannedRun(experiment["name"], experiment_config(experiment, **settings))
-            for experiment in check_experiments(experiments)]
+                    seed=seeds[0])
+    planned = [PlannedRun(experiment["name"], experiment_config(experiment, **settings))
+               for experiment in check_experiments(experiments)]
+    return with_seeds(planned, seeds)
 
 
 def run_summary(record: RunRecord) -> str:
@@ -184,7 +190,8 @@ def run_summary(record: RunRecord) -> str:
 def run(context, data, planned, *, overwrite: bool = False, progress=True,
         verbose: int = 0) -> list[RunRecord]:
     """Train and evaluate every planned run not finished yet (``overwrite`` redoes them) on
-    the index ``data`` (:func:`load_data`); returns every planned run's record, in order."""
+    the index ``data`` (:func:`load_data`); returns every planned run's record, in order.
+    Each run's per-image test outcomes are in ``record.extra["predictions"]``."""
     if not hasattr(data, "fingerprint") or not hasattr(data, "split"):
         raise ConfigError(f"data must be the DatasetIndex from down_syndrome.load_data, got "
                           f"{type(data).__name__}")

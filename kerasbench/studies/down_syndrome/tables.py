@@ -1,20 +1,32 @@
 """Tables from the runs' records, in the paper's units, and the comparison with the paper.
 
-Accuracy is in %, precision / recall / F1 are macro averages over the two classes as
-fractions (the paper's E2 matrix gives its 0.8956 for all three as macro averages); the
-positive class's own precision and recall are shown beside them. Every table is saved
-through ``context.save_table`` (CSV with a ``demo`` column, markdown with the data note).
+The headline is test accuracy per experiment over seeds (:mod:`kerasbench.summaries`): the
+shared columns ``n_seeds, mean, min, median, max, ci_low, ci_high`` as fractions, the
+interval a 95 % bootstrap over seeds and test images; the paired table tests E1 vs E2,
+E1 vs E3 and E2 vs E3 on the same test images (McNemar with one seed, the paired bootstrap
+over seeds and images with several); the verdict puts the paper's
+accuracy beside the interval. The per-run tables keep the paper's units: accuracy in %,
+precision / recall / F1 macro averages over the two classes as fractions (the paper's E2
+matrix gives its 0.8956 for all three as macro averages), the positive class's own
+precision and recall beside them. Every table is saved through ``context.save_table``
+(CSV with a ``demo`` column, markdown with the data note).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import combinations
 
+import numpy as np
 import pandas as pd
 
+from kerasbench import summaries
 from kerasbench.records import RunRecord
 from kerasbench.reports import compare_with_paper as paper_beside_run
 from kerasbench.studies.down_syndrome.paper import PAPER_RESULTS
+
+HEADLINE_METRIC = "accuracy"
+RESAMPLES = 2000
 
 
 def check_records(records: Sequence[RunRecord]) -> list[RunRecord]:
@@ -50,6 +62,7 @@ def experiment_row(record: RunRecord) -> dict:
     stopped, best = training.get("stopped_epoch"), training.get("best_epoch")
     return {
         "experiment": record.experiment,
+        "seed": record.seed,
         "batch (asked)": record.config["batch_size"],
         "batch (used)": record.extra.get("batch_size_effective"),
         "learning rate": record.config["learning_rate"],
@@ -72,9 +85,23 @@ def experiment_row(record: RunRecord) -> dict:
     }
 
 
+def by_experiment(records: Sequence[RunRecord]) -> dict[str, list[RunRecord]]:
+    """The records of each experiment, in order of appearance, lowest seed first."""
+    groups: dict[str, list[RunRecord]] = {}
+    for record in check_records(records):
+        groups.setdefault(record.experiment, []).append(record)
+    return {name: sorted(group, key=lambda record: record.seed) for name, group in groups.items()}
+
+
+def representative_runs(records: Sequence[RunRecord]) -> list[RunRecord]:
+    """Each experiment's run with the lowest seed (for confusion matrices and curves)."""
+    return [group[0] for group in by_experiment(records).values()]
+
+
 def experiments_table(records: Sequence[RunRecord]) -> pd.DataFrame:
-    """One row per experiment (index), with requested and effective batch size, the stop
-    and best epochs, accuracies at the stop epoch and the test metrics."""
+    """One row per run (index: experiment, one row per seed), with requested and effective
+    batch size, the stop and best epochs, accuracies at the stop epoch and the test
+    metrics."""
     rows = [experiment_row(record) for record in check_records(records)]
     return pd.DataFrame(rows).set_index("experiment")
 
@@ -89,6 +116,7 @@ def stop_epoch_table(records: Sequence[RunRecord]) -> pd.DataFrame:
         best = row["best epoch (weights kept)"]
         rows.append({
             "experiment": record.experiment,
+            "seed": record.seed,
             "stopped epoch (paper)": reported.get("stopped_epoch"),
             "stopped epoch": row["stopped epoch"],
             "best epoch": best,
@@ -113,13 +141,13 @@ def confusion_frame(record: RunRecord, split: str = "test") -> pd.DataFrame:
                         columns=pd.Index(labels, name="predicted"))
 
 
-def comparison_table(records: Sequence[RunRecord], note: str = "") -> pd.DataFrame:
-    """The paper's numbers beside this run's, rows ``(experiment, quantity)``; experiments
-    the paper does not have get no paper column values."""
+def paper_detail(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """The paper's numbers beside this run's (means over each experiment's seeds), rows
+    ``(experiment, quantity)``; experiments the paper does not have get no paper values."""
     parts = {}
-    for record in check_records(records):
-        row = experiment_row(record)
-        reported = PAPER_RESULTS.get(record.experiment, {})
+    for name, group in by_experiment(records).items():
+        rows = [experiment_row(record) for record in group]
+        reported = PAPER_RESULTS.get(name, {})
         paper = {
             "test accuracy %": reported.get("test_accuracy"),
             "precision (macro)": reported.get("precision"),
@@ -129,29 +157,96 @@ def comparison_table(records: Sequence[RunRecord], note: str = "") -> pd.DataFra
             "train acc % at stop": reported.get("train_accuracy"),
             "val acc % at stop": reported.get("validation_accuracy"),
         }
-        parts[record.experiment] = paper_beside_run(paper, {key: row[key] for key in paper})
-    table = pd.concat(parts, names=["experiment", "quantity"])
-    if note:
-        table.attrs["note"] = note
-    return table
+        ours = {key: _mean([row[key] for row in rows]) for key in paper}
+        parts[name] = paper_beside_run(paper, ours)
+    return pd.concat(parts, names=["experiment", "quantity"])
+
+
+def _mean(values):
+    values = [value for value in values if value is not None]
+    return float(np.mean(values)) if values else None
+
+
+_HEADLINES: dict = {}
+
+
+def headline(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """:func:`kerasbench.summaries.headline_table` of test accuracy per experiment:
+    ``n_seeds, mean, min, median, max, ci_low, ci_high`` (fractions; computed once per set
+    of records)."""
+    records = check_records(records)
+    key = tuple((record.run_id, record.created_at) for record in records)
+    if key not in _HEADLINES:
+        _HEADLINES.clear()
+        _HEADLINES[key] = summaries.headline_table(records, HEADLINE_METRIC, resamples=RESAMPLES)
+    return _HEADLINES[key].copy()
+
+
+def paired(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """Every pair of experiments in order (the paper's E1 vs E2, E1 vs E3, E2 vs E3): the
+    difference in test accuracy, its 95 % interval and the p-value on the same test images
+    (McNemar with one seed; with several, seeds paired in order and the paired bootstrap
+    over seeds and images)."""
+    names = list(by_experiment(records))
+    return summaries.paired_table(check_records(records), list(combinations(names, 2)),
+                                  HEADLINE_METRIC, resamples=RESAMPLES)
+
+
+def paired_sentences(table: pd.DataFrame, level: float = 0.05) -> list[str]:
+    """One sentence per row of :func:`paired`: the difference, its interval, the p-value
+    and whether these test images tell the two experiments apart at ``level``."""
+    sentences = []
+    for row in table.itertuples():
+        told = _reading(row.p_value, row.ci_low, row.ci_high, level)
+        sentences.append(
+            f"{row.a} vs {row.b} (test {row.metric}, {row.n_seeds} seed(s)): "
+            f"{row.difference:+.3f} (95 % interval {row.ci_low:+.3f} to {row.ci_high:+.3f}), "
+            f"{row.test} p = {row.p_value:.3g}: {told}.")
+    return sentences
+
+
+def paper_values(records: Sequence[RunRecord]) -> dict[str, float]:
+    """Experiment -> the paper's test accuracy as a fraction (its Table III gives %)."""
+    return {name: PAPER_RESULTS[name]["test_accuracy"] / 100.0
+            for name in by_experiment(records) if name in PAPER_RESULTS}
 
 
 def tables(records: Sequence[RunRecord], context) -> dict[str, pd.DataFrame]:
-    """The study's tables from the records, each saved under ``tables/``: ``experiments``,
-    ``stop_epoch_accuracy`` and ``confusion_<experiment>_test``."""
+    """The study's tables from the records, each saved under ``tables/``: ``headline``
+    (test accuracy per experiment over seeds), ``paired`` (the experiments against each
+    other), ``experiments`` and ``stop_epoch_accuracy`` (one row per run),
+    ``paper_detail`` (the paper's Table III and stop epochs beside this run's means) and
+    ``confusion_<experiment>_test`` (each experiment's lowest seed)."""
     records = check_records(records)
-    built = {"experiments": experiments_table(records),
-             "stop_epoch_accuracy": stop_epoch_table(records)}
-    for record in records:
+    built = {"headline": headline(records), "paired": paired(records),
+             "experiments": experiments_table(records),
+             "stop_epoch_accuracy": stop_epoch_table(records),
+             "paper_detail": paper_detail(records)}
+    for record in representative_runs(records):
         built[f"confusion_{record.experiment}_test"] = confusion_frame(record, "test")
     for name, frame in built.items():
-        context.save_table(frame, name, index=True)
+        context.save_table(frame, name, index=name not in ("headline", "paired"))
     return built
 
 
 def compare_with_paper(records: Sequence[RunRecord], context) -> pd.DataFrame:
-    """This run's numbers beside the paper's (rows ``(experiment, quantity)``, columns
-    ``paper``, ``this run``, ``difference``), saved as ``tables/compare_with_paper``."""
-    table = comparison_table(records, note=context.note)
-    context.save_table(table, "compare_with_paper", index=True)
-    return table
+    """:func:`kerasbench.summaries.paper_verdicts` of test accuracy per experiment the
+    paper reports: ``configuration, metric, paper, ours_mean, ci_low, ci_high, difference,
+    verdict`` (fractions), saved as ``tables/compare_with_paper``; the paper's other
+    numbers are in the ``paper_detail`` table of :func:`tables`."""
+    verdicts = summaries.paper_verdicts(headline(records), paper_values(records),
+                                        demo=context.is_demo)
+    context.save_table(verdicts, "compare_with_paper")
+    return verdicts
+
+
+def _reading(p_value: float, ci_low: float, ci_high: float, level: float) -> str:
+    """What a paired row supports: the test and the interval agree, or they do not (few
+    discordant images: the interval can exclude 0 while the exact test cannot reject)."""
+    excludes_zero = ci_low > 0 or ci_high < 0
+    if p_value < level and excludes_zero:
+        return f"a difference at the {level:.0%} level"
+    if p_value >= level and not excludes_zero:
+        return "no difference these test images can show"
+    return (f"inconclusive: the test's p-value and the interval disagree at the {level:.0%} "
+            "level (too few images where the two differ)")
