@@ -207,8 +207,13 @@ def paired_bootstrap(runs_a: Sequence[Predictions], runs_b: Sequence[Predictions
         differences[draw] = a - b
     tail = (1 - confidence) / 2 * 100
     low, high = np.nanpercentile(differences, [tail, 100 - tail])
-    centred = differences - np.nanmean(differences)
-    p_value = float(np.mean(np.abs(centred) >= abs(observed)))
+    # Draws where the metric is undefined (AUC with one class drawn) carry no evidence.
+    defined = differences[np.isfinite(differences)]
+    if defined.size == 0:
+        return {"difference": float(observed), "ci_low": float("nan"),
+                "ci_high": float("nan"), "p_value": float("nan"), "test": "paired bootstrap"}
+    centred = defined - defined.mean()
+    p_value = float(np.mean(np.abs(centred) >= abs(observed) - 1e-12))
     return {"difference": float(observed), "ci_low": float(low), "ci_high": float(high),
             "p_value": max(p_value, 1.0 / (resamples + 1)), "test": "paired bootstrap"}
 
