@@ -196,7 +196,9 @@ def seed_spread(values: Mapping[str, Sequence[float]], intervals: Mapping[str, t
                      label="seed" if position == 0 else None)
         reported = (paper or {}).get(label)
         if reported is not None:
-            axis.scatter([position], [reported], marker="D", color="tab:red", s=36, zorder=4,
+            # Hollow, so a seed with the paper's value stays visible inside it.
+            axis.scatter([position], [reported], marker="D", facecolors="none",
+                         edgecolors="tab:red", linewidths=1.6, s=60, zorder=4,
                          label="paper" if not any(
                              (paper or {}).get(other) is not None for other in labels[:position])
                          else None)
