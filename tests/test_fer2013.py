@@ -1,5 +1,6 @@
 """FER2013 study: balancing on the index, augmentation of duplicates, the verbs on tiny demo
-data (records, identity, resume, tables, figures), and the same numbers as before the
+data (records, identity with seeds, resume, tables, figures), the headline intervals, the
+oversampling comparisons and the paper verdicts, and the same numbers as before the
 refactor."""
 
 import itertools
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from kerasbench import summaries
 from kerasbench.data.index import DatasetIndex, index_folder
 from kerasbench.errors import ConfigError
 from kerasbench.records import RunRecord, make_run_id
@@ -177,7 +179,7 @@ def test_csv_is_converted_once_into_image_folders(tmp_path, capsys):
     counts = index.counts()
     assert index.class_names == CLASSES  # folder names, sorted; codes never leak through
     assert counts.loc["disgust", "train"] == 1 and counts.loc["happy", "test"] == 2
-    subsampled = study.load_index(folder, train_per_class_limit=2)
+    subsampled = study.load_index(folder, max_per_class=2)
     assert subsampled.counts().loc["happy", "train"] == 2
     assert subsampled.counts().loc["happy", "test"] == 2  # the test split is never cut
 
@@ -195,9 +197,9 @@ def test_a_training_subsample_that_empties_a_class_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="disgust"):
         study.load_index(folder, train_total_limit=7)
     with pytest.raises(ConfigError, match="not both"):
-        study.load_index(folder, train_per_class_limit=2, train_total_limit=14)
-    with pytest.raises(ConfigError, match="train_per_class_limit"):
-        study.load_index(folder, train_per_class_limit=0)
+        study.load_index(folder, max_per_class=2, train_total_limit=14)
+    with pytest.raises(ConfigError, match="max_per_class"):
+        study.load_index(folder, max_per_class=0)
 
 
 def test_demo_data_is_the_same_as_before_the_move(tmp_path):
@@ -244,16 +246,47 @@ def test_configs_follow_the_paper():
         study.configs(backbones={"VGG19": "vgg19"})
 
 
-def _fake_record(name, accuracy):
+def test_configs_run_each_scenario_once_per_seed():
+    planned = study.configs(scenarios=["S1", "S4"], seeds=[0, 1, 2])
+    assert [(item.experiment, item.config["seed"]) for item in planned] == [
+        ("S1", 0), ("S1", 1), ("S1", 2), ("S4", 0), ("S4", 1), ("S4", 2)]
+    # The seed is the only difference between a scenario's runs, and it is in the identity.
+    first, second = planned[0].config, planned[1].config
+    assert {k: v for k, v in first.items() if k != "seed"} == {
+        k: v for k, v in second.items() if k != "seed"}
+    assert make_run_id(first, "f" * 16, "1") != make_run_id(second, "f" * 16, "1")
+    # One seed gives the same runs (and run ids) as before seeds were a list.
+    assert study.configs(seeds=[42])[0].config == study.configs()[0].config
+    for bad in (42, [], [1, 1], [-1], "42"):
+        with pytest.raises(ConfigError, match="seeds"):
+            study.configs(seeds=bad)
+
+
+TEST_IMAGES = 200
+
+
+def _predictions(correct, seed=0, images=TEST_IMAGES):
+    """Test labels (the same for every run) and predictions with ``correct`` of them right:
+    a wrong answer is the next class."""
+    y_true = np.arange(images) % len(CLASSES)
+    right = np.zeros(images, bool)
+    right[np.random.default_rng(seed).permutation(images)[:correct]] = True
+    y_pred = np.where(right, y_true, (y_true + 1) % len(CLASSES))
+    return {"y_true": y_true.tolist(), "y_pred": y_pred.tolist()}
+
+
+def _fake_record(name, accuracy, seed=42, predictions=None, demo=True):
     scenario = study.SCENARIOS[name]
     per_class = {c: {"precision": 0.5, "recall": 0.5, "f1": 0.1 * i, "support": 2}
                  for i, c in enumerate(CLASSES)}
     matrix = np.eye(len(CLASSES), dtype=int).tolist()
+    if predictions is None:
+        predictions = _predictions(round(accuracy * TEST_IMAGES), seed)
     return RunRecord(
         study="fer2013", experiment=name, dataset_fingerprint="0123456789abcdef",
-        protocol_version=study.PROTOCOL_VERSION,
-        config={"balancing": "oversample" if scenario.balanced else None, "backbone": "x",
-                "monitor_split": "test"},
+        protocol_version=study.PROTOCOL_VERSION, seed=seed,
+        config={"balancing": "oversample" if scenario.balanced else None,
+                "backbone": scenario.model.lower(), "monitor_split": "test", "seed": seed},
         metrics={"test": {"accuracy": accuracy, "loss": 1.5, "macro_precision": 0.4,
                           "macro_recall": 0.3, "macro_f1": 0.35, "per_class": per_class,
                           "class_names": CLASSES, "confusion_matrix": matrix}},
@@ -262,9 +295,18 @@ def _fake_record(name, accuracy):
                  "val_accuracy": [0.4, 0.5]},
         extra={"train_loss": 0.9, "train_accuracy": 0.7,
                "parameters": {"total": study.PAPER_PARAMETERS[scenario.model], "trainable": 1,
-                              "non_trainable": 0}},
-        demo=True,
+                              "non_trainable": 0},
+               "predictions": {"test": predictions}},
+        demo=demo,
     )
+
+
+HEADLINE_COLUMNS = ["configuration", "metric", "seeds", "n_seeds", "mean", "min", "median",
+                    "max", "ci_low", "ci_high"]
+PAIRED_COLUMNS = ["comparison", "paper difference", "a", "b", "metric", "n_seeds",
+                  "difference", "ci_low", "ci_high", "p_value", "test"]
+VERDICT_COLUMNS = ["configuration", "metric", "paper", "ours_mean", "ci_low", "ci_high",
+                   "difference", "verdict"]
 
 
 def test_tables_figures_and_comparison_have_the_papers_shape(tmp_path, monkeypatch):
@@ -272,40 +314,131 @@ def test_tables_figures_and_comparison_have_the_papers_shape(tmp_path, monkeypat
     records = [_fake_record(name, 0.5 + i / 10) for i, name in enumerate(study.SCENARIOS)]
 
     tables = study.tables(records, context)
+    assert list(tables) == ["headline", "paired", "scenarios", "per_class_f1",
+                            "recorded_parameters"]
     table = tables["scenarios"]
-    assert table.shape == (4, 2 + len(study.TABLE_COLUMNS))
+    assert table.shape == (4, 3 + len(study.TABLE_COLUMNS))
     assert list(table.index) == ["S1", "S2", "S3", "S4"]
-    assert list(table.columns[2:]) == list(study.TABLE_COLUMNS)
+    assert list(table.columns[3:]) == list(study.TABLE_COLUMNS)
     assert table.loc["S4", "test accuracy"] == pytest.approx(0.8)
     assert table.loc["S1", "train loss"] == pytest.approx(0.9)
     assert list(table["balancing"]) == ["none", "none", "oversample", "oversample"]
+    assert list(table["n_seeds"]) == [1, 1, 1, 1]
     f1 = tables["per_class_f1"]
     assert f1.shape == (4, len(CLASSES) + 1) and f1.loc["S3", "disgust"] == pytest.approx(0.1)
     parameters = tables["recorded_parameters"]
     assert (parameters["total"] == parameters["paper total"]).all()
-    for name in tables:
+    for name in ("scenarios", "per_class_f1", "recorded_parameters"):
         saved = pd.read_csv(context.table(name).with_suffix(".csv"))
         assert saved["demo"].all() and "scenario" in saved.columns
+    for name in tables:
         assert context.note in context.table(name).with_suffix(".md").read_text()
+
+    # The headline: both metrics per scenario, the shared columns, from the predictions.
+    headline = tables["headline"]
+    assert list(headline.columns) == HEADLINE_COLUMNS
+    assert list(headline["metric"]) == ["accuracy"] * 4 + ["macro_f1"] * 4
+    assert list(headline["configuration"][:4]) == [s.label for s in study.SCENARIOS.values()]
+    accuracy = headline[headline["metric"] == "accuracy"].set_index("configuration")
+    assert accuracy["mean"].tolist() == pytest.approx([0.5, 0.6, 0.7, 0.8])
+    assert (accuracy["n_seeds"] == 1).all() and (accuracy["seeds"] == "42").all()
+    assert (accuracy["ci_low"] < accuracy["mean"]).all()
+    assert (accuracy["mean"] < accuracy["ci_high"]).all()
+    saved = pd.read_csv(context.table("headline").with_suffix(".csv"))
+    assert list(saved.columns) == [*HEADLINE_COLUMNS, "demo"] and saved["demo"].all()
+
+    # The oversampling effect: S3 - S1 and S4 - S2; one seed: McNemar for accuracy,
+    # the paired bootstrap for F1.
+    paired = tables["paired"]
+    assert list(paired.columns) == PAIRED_COLUMNS
+    assert [(row.a.split()[0], row.b.split()[0], row.metric) for row in paired.itertuples()] == [
+        ("S3", "S1", "accuracy"), ("S4", "S2", "accuracy"),
+        ("S3", "S1", "macro_f1"), ("S4", "S2", "macro_f1")]
+    assert paired["difference"][:2].tolist() == pytest.approx([0.2, 0.2])
+    assert paired["test"][0].startswith("McNemar") and paired["test"][2] == "paired bootstrap"
+    assert paired["paper difference"][0] == pytest.approx(0.6707 - 0.6698)
+    assert paired["paper difference"][1] == pytest.approx(0.7158 - 0.7074)
+    assert paired["paper difference"][2:].isna().all()  # the paper reports no F1
+    assert paired["comparison"][0] == "oversampling, ResNet50: S3 - S1"
+    assert len(study.paired_sentences(paired)) == 4
 
     comparison = study.compare_with_paper(records, context)
     assert isinstance(comparison, pd.DataFrame)
-    assert comparison.shape == (4 * len(study.TABLE_COLUMNS), 3)
-    assert comparison.loc[("S4", "test accuracy"), "paper"] == pytest.approx(0.7158)
-    assert comparison.loc[("S4", "test accuracy"), "difference"] == pytest.approx(0.8 - 0.7158)
-    assert pd.isna(comparison.loc[("S2", "train accuracy"), "paper"])  # garbled in the scan
+    assert list(comparison.columns) == [*VERDICT_COLUMNS, "paper detail"]
+    assert len(comparison) == 8
+    assert (comparison["verdict"] == "not comparable: demo data").all()
+    rows = comparison.set_index(["configuration", "metric"])
+    s4 = study.SCENARIOS["S4"].label
+    assert rows.loc[(s4, "accuracy"), "paper"] == pytest.approx(0.7158)
+    assert rows.loc[(s4, "accuracy"), "difference"] == pytest.approx(0.8 - 0.7158)
+    assert pd.isna(rows.loc[(s4, "macro_f1"), "paper"])
+    assert "not reported" in rows.loc[(s4, "macro_f1"), "paper detail"]
     assert comparison.attrs["note"] == context.note
+    assert all("demo data" in line for line in summaries.verdict_sentences(comparison))
+    long = pd.read_csv(context.table("paper_comparison").with_suffix(".csv"),
+                       index_col=["scenario", "quantity"])
+    assert len(long) == 4 * len(study.TABLE_COLUMNS)
+    assert long.loc[("S4", "test accuracy"), "paper"] == pytest.approx(0.7158)
+    assert long.loc[("S4", "test accuracy"), "difference"] == pytest.approx(0.8 - 0.7158)
+    assert pd.isna(long.loc[("S2", "train accuracy"), "paper"])  # garbled in the scan
     side = pd.read_csv(context.table("paper_table").with_suffix(".csv"), index_col="scenario")
     assert side.loc["S1", "training time (s) (paper)"] == pytest.approx(2121.9)
     assert side["demo"].all()
 
     figures = study.figures(records, context)
-    expected = {"curves_all", "training_time", "training_time_paper",
+    expected = {"seed_spread", "seed_spread_macro_f1", "curves_all", "training_time",
+                "training_time_paper",
                 *(f"{kind}_{name}" for kind in ("curves", "confusion") for name in study.SCENARIOS)}
     assert set(figures) == expected and all(path.is_file() for path in figures.values())
 
     with pytest.raises(ValueError, match="two records of scenario S1"):
         study.tables(records + records[:1], context)
+    changed = _fake_record("S1", 0.5, seed=43)
+    changed.config["backbone"] = "other"
+    with pytest.raises(ValueError, match="more than the seed"):
+        study.tables(records + [changed], context)
+
+
+def test_verdicts_and_paired_tests_on_planted_results():
+    """Real data (not demo): the verdict follows the interval; a planted oversampling gain
+    is found, an absent one is not."""
+    planted = {"S1": 134, "S2": 141, "S3": 190, "S4": 141}  # correct of 200 test images
+    records = [_fake_record(name, count / TEST_IMAGES, seed=seed, demo=False,
+                            predictions=_predictions(count, seed=seed))
+               for name, count in planted.items() for seed in (0, 1, 2)]
+    verdicts = study.verdicts(records, demo=False).set_index(["configuration", "metric"])
+    label = {name: scenario.label for name, scenario in study.SCENARIOS.items()}
+    # S1: 0.67 measured, the paper's 0.6698 inside; S3: 0.95, far above the paper's 0.6707.
+    assert verdicts.loc[(label["S1"], "accuracy"), "verdict"] == "within interval"
+    assert verdicts.loc[(label["S3"], "accuracy"), "verdict"] == "paper lower"
+    assert verdicts.loc[(label["S1"], "accuracy"), "ours_mean"] == pytest.approx(0.67)
+    assert verdicts.loc[(label["S1"], "macro_f1"), "verdict"] == "not comparable: not reported"
+    headline = study.headline(records)
+    assert (headline["n_seeds"] == 3).all() and (headline["seeds"] == "0, 1, 2").all()
+
+    paired = study.paired(records).set_index(["comparison", "metric"])
+    gain = paired.loc[("oversampling, ResNet50: S3 - S1", "accuracy")]
+    assert gain["difference"] == pytest.approx(0.28) and gain["p_value"] < 0.01
+    assert gain["ci_low"] > 0 and gain["n_seeds"] == 3
+    assert gain["test"] == "paired bootstrap over seeds and images"  # seeds are not pooled
+    assert paired.loc[("oversampling, ResNet50: S3 - S1", "macro_f1"), "p_value"] < 0.01
+    none = paired.loc[("oversampling, VGG19: S4 - S2", "accuracy")]
+    assert none["difference"] == 0 and none["p_value"] == 1.0
+    assert none["ci_low"] <= 0 <= none["ci_high"]
+    sentences = study.paired_sentences(study.paired(records))
+    assert "helped" in sentences[0] and "no difference" in sentences[1]
+
+    # Without the S2/S4 pair only the ResNet50 comparison is made; with no pair, none.
+    only_resnet = [r for r in records if r.experiment in ("S1", "S3")]
+    assert set(study.paired(only_resnet)["comparison"]) == {"oversampling, ResNet50: S3 - S1"}
+    empty = study.paired([r for r in records if r.experiment in ("S1", "S4")])
+    assert empty.empty and list(empty.columns) == PAIRED_COLUMNS
+    # Runs are paired seed by seed, on the seeds both scenarios ran.
+    extra_seed = [*only_resnet, _fake_record("S3", 0.5, seed=7, demo=False)]
+    assert study.paired(extra_seed)["n_seeds"].tolist() == [3, 3]
+    with pytest.raises(ValueError, match="share no seed"):
+        study.paired([_fake_record("S1", 0.5, seed=0, demo=False),
+                      _fake_record("S3", 0.5, seed=7, demo=False)])
 
 
 def test_test_loss_matches_keras_categorical_cross_entropy():
@@ -336,16 +469,17 @@ def test_models_have_the_papers_parameter_counts():
 def test_verbs_on_tiny_demo_data_resume_and_track_the_data(tmp_path, monkeypatch):
     context = _context(tmp_path, monkeypatch, train_total=42, test_total=14, min_per_class=2)
     assert context.is_demo
-    data = study.load_data(context, train_per_class_limit=4)
+    data = study.load_data(context, max_per_class=4)
     train_counts = data.counts()["train"]
     assert train_counts["happy"] == 4 and train_counts["disgust"] == 2  # disgust keeps its 2
     planned = study.configs(scenarios=["S1", "S4"], backbones=SMALL_BACKBONES, image_size=32,
-                            batch_size=8, epochs=1, weights=None, seed=42)
+                            batch_size=8, epochs=1, weights=None, seeds=[42])
     lines = []
     records = study.run(context, data, planned, progress=lines.append)
 
     assert [record.experiment for record in records] == ["S1", "S4"]
     test_rows = len(data.split("test"))
+    test_labels = data.split("test")["label"].tolist()
     for record in records:
         assert isinstance(record, RunRecord) and record.finished and record.demo
         assert record.dataset_fingerprint == data.fingerprint()
@@ -354,36 +488,66 @@ def test_verbs_on_tiny_demo_data_resume_and_track_the_data(tmp_path, monkeypatch
         assert record.metrics["test"]["loss"] > 0
         assert "val_loss" in record.history  # the per-epoch test curve
         assert record.durations["train_s"] > 0 and record.extra["train_loss"] is not None
+        # Per-image test outcomes, row-aligned with the test split, for intervals and tests.
+        stored = record.extra["predictions"]["test"]
+        assert stored["y_true"] == test_labels and len(stored["y_pred"]) == test_rows
+        correct = np.mean(np.equal(stored["y_true"], stored["y_pred"]))
+        assert correct == pytest.approx(record.metrics["test"]["accuracy"])
     assert records[0].extra["train_rows"] == len(data.split("train"))
     assert records[1].extra["train_rows"] == 4 * 7  # oversampled up to the largest class
     assert context.store().validate() == 2
     for record in records:
-        assert RunRecord.read(context.store().path(record.run_id)).run_id == record.run_id
+        reread = RunRecord.read(context.store().path(record.run_id))
+        assert reread.run_id == record.run_id
+        assert reread.extra["predictions"] == record.extra["predictions"]
 
     # Rerun: both read back, nothing trained.
     again = study.run(context, data, planned, progress=lines.append)
     assert [r.run_id for r in again] == [r.run_id for r in records]
     assert sum("already finished" in line for line in lines) == 2
 
+    # A second seed: only the new run trains, the first seed's is read back.
+    lines.clear()
+    seeded = study.configs(scenarios=["S4"], backbones=SMALL_BACKBONES, image_size=32,
+                           batch_size=8, epochs=1, weights=None, seeds=[42, 43])
+    both = study.run(context, data, seeded, progress=lines.append)
+    assert [r.seed for r in both] == [42, 43]
+    assert both[0].run_id == records[1].run_id and both[1].run_id != records[1].run_id
+    assert sum("already finished" in line for line in lines) == 1
+    assert context.store().validate() == 3
+
     # Other data (another subsample) is a new run; so is another monitored split.
-    other = study.load_data(context, train_per_class_limit=3)
+    other = study.load_data(context, max_per_class=3)
     assert other.fingerprint() != data.fingerprint()
     config = records[0].config
     assert make_run_id(config, other.fingerprint(), study.PROTOCOL_VERSION) != records[0].run_id
     unmonitored = study.configs(scenarios=["S1"], backbones=SMALL_BACKBONES, image_size=32,
-                                batch_size=8, epochs=1, weights=None, seed=42,
+                                batch_size=8, epochs=1, weights=None, seeds=[42],
                                 monitor_split=None)[0].config
     assert make_run_id(unmonitored, data.fingerprint(), study.PROTOCOL_VERSION) != records[0].run_id
     assert make_run_id(config, data.fingerprint(), study.PROTOCOL_VERSION) == records[0].run_id
 
-    tables = study.tables(records, context)
+    all_records = [records[0], *both]
+    tables = study.tables(all_records, context)
     assert tables["scenarios"][list(study.TABLE_COLUMNS)].notna().all().all()
-    assert set(study.figures(records, context)) >= {"curves_S1", "confusion_S4"}
-    comparison = study.compare_with_paper(records, context)
-    assert set(comparison.index.get_level_values("scenario")) == {"S1", "S4"}
+    assert tables["scenarios"]["n_seeds"].to_dict() == {"S1": 1, "S4": 2}
+    headline = tables["headline"].set_index(["configuration", "metric"])
+    s4 = (study.SCENARIOS["S4"].label, "accuracy")
+    assert headline.loc[s4, "n_seeds"] == 2 and headline.loc[s4, "seeds"] == "42, 43"
+    assert headline.loc[s4, "mean"] == pytest.approx(
+        np.mean([r.metrics["test"]["accuracy"] for r in both]))
+    assert tables["paired"].empty  # S1 and S4 are no oversampling pair
+    assert set(study.figures(all_records, context)) >= {"seed_spread", "curves_S1",
+                                                        "confusion_S4"}
+    comparison = study.compare_with_paper(all_records, context)
+    assert list(comparison.columns[:8]) == VERDICT_COLUMNS
+    assert set(comparison["verdict"]) == {"not comparable: demo data"}
+    assert len(comparison) == 4  # two scenarios x (accuracy, macro F1)
 
     with pytest.raises(ConfigError, match="index from fer2013.load_data"):
         study.run(context, context.data_dir, planned, progress=False)
+    with pytest.raises(ConfigError, match="once per seed"):
+        study.run(context, data, planned + planned, progress=False)
 
 
 # --------------------------------------------------------------------------- parity
@@ -508,7 +672,8 @@ def test_same_numbers_as_before_the_refactor(tmp_path, monkeypatch, augmentation
     assert data.counts().loc["total", "train"] == 42
     planned = study.configs(backbones=SMALL_BACKBONES, image_size=32, batch_size=8, epochs=2,
                             learning_rate=1e-3, augmentation=augmentation,
-                            balancing="oversample", weights=None, monitor_split="test", seed=42)
+                            balancing="oversample", weights=None, monitor_split="test",
+                            seeds=[42])
     records = study.run(context, data, planned, progress=False)
     assert [record.experiment for record in records] == list(expected)
     for record in records:

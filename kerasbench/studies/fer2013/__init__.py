@@ -5,7 +5,8 @@ The protocol, called by ``notebooks/fer2013.ipynb`` through the study verbs:
 - data (:mod:`.data`): FER2013 as image folders (``train/ test/<emotion>/``), or the
   original ``fer2013.csv`` converted once into that form (:func:`prepare_data_folder`,
   :mod:`.csv`); 48x48 grey images reach the ImageNet backbones as 3 identical channels at
-  ``image_size``; :func:`load_data` indexes them, optionally subsampling the training split;
+  ``image_size``; :func:`load_data` indexes them, optionally subsampling the training split
+  (``max_per_class``, ``train_total_limit``);
 - augmentation: ImageDataGenerator settings rotation 15, shifts 0.15, shear 0.15 (IDG's
   unit: degrees), zoom 0.15, horizontal flip (:data:`PAPER_AUGMENTATION`), drawn per image
   and per epoch after the cache, so oversampled duplicates are augmented independently;
@@ -14,11 +15,16 @@ The protocol, called by ``notebooks/fer2013.ipynb`` through the study verbs:
 - models: backbone (fully trainable) -> GlobalAveragePooling2D -> Dense(7, softmax), Adam,
   categorical cross-entropy;
 - scenarios S1 ResNet50 unbalanced, S2 VGG19 unbalanced, S3 ResNet50 balanced, S4 VGG19
-  balanced (:data:`SCENARIOS`, :func:`configs`), one run record each (:func:`run`, through
-  :func:`kerasbench.engine.train_classifier`);
-- outputs: this run's Tabel 4.2, per-class F1 and parameter counts (:func:`tables`),
-  curves, confusion matrices and training-time bars (:func:`figures`), and the paper's
-  table beside this run's (:func:`compare_with_paper`);
+  balanced (:data:`SCENARIOS`, :func:`configs`), each once per seed (``seeds=[...]``; the
+  seed is in the run's identity), one run record each (:func:`run`, through
+  :func:`kerasbench.engine.train_classifier`), with the per-image test outcomes;
+- outputs (:func:`tables`): the headline (test accuracy and macro F1 per scenario: mean,
+  spread over seeds and a 95 % bootstrap interval), the oversampling effect S3 - S1 and
+  S4 - S2 on the same test images (one seed: McNemar for accuracy, a paired bootstrap for
+  macro F1; several seeds: the paired bootstrap over seeds and images for both),
+  this run's Tabel 4.2, per-class F1 and parameter counts; the spread over seeds, curves,
+  confusion matrices and training-time bars (:func:`figures`); the paper's numbers beside
+  this run's intervals with a verdict (:func:`compare_with_paper`);
 - demo data: :func:`make_demo_data` (:mod:`.demo`), used when no data folder is given.
 """
 
@@ -55,21 +61,30 @@ from kerasbench.studies.fer2013.protocol import (
     run,
 )
 from kerasbench.studies.fer2013.tables import (
+    HEADLINE_METRICS,
+    OVERSAMPLING_PAIRS,
     compare_with_paper,
+    headline,
+    paired,
+    paired_sentences,
     paper_comparison,
     paper_side_by_side,
     per_class_f1_table,
     recorded_parameters,
+    scenario_label,
     scenario_table,
     tables,
+    verdicts,
 )
 
 __all__ = [
-    "BALANCED_METHODS", "CLASS_COUNT", "MONITOR_SPLITS", "PAPER_AUGMENTATION",
-    "PAPER_BACKBONES", "PAPER_PARAMETERS", "PAPER_RESULTS", "PROTOCOL_VERSION", "SCENARIOS",
-    "STUDY", "TABLE_COLUMNS", "Scenario", "augmentation_examples", "balanced_training_frame",
-    "class_balance_table", "compare_with_paper", "configs", "default_conversion_folder",
-    "figures", "input_check", "load_data", "load_index", "make_demo_data", "monitoring_index",
-    "paper_comparison", "paper_side_by_side", "parameter_table", "per_class_f1_table",
-    "prepare_data_folder", "recorded_parameters", "run", "scenario_table", "tables",
+    "BALANCED_METHODS", "CLASS_COUNT", "HEADLINE_METRICS", "MONITOR_SPLITS",
+    "OVERSAMPLING_PAIRS", "PAPER_AUGMENTATION", "PAPER_BACKBONES", "PAPER_PARAMETERS",
+    "PAPER_RESULTS", "PROTOCOL_VERSION", "SCENARIOS", "STUDY", "TABLE_COLUMNS", "Scenario",
+    "augmentation_examples", "balanced_training_frame", "class_balance_table",
+    "compare_with_paper", "configs", "default_conversion_folder", "figures", "headline",
+    "input_check", "load_data", "load_index", "make_demo_data", "monitoring_index", "paired",
+    "paired_sentences", "paper_comparison", "paper_side_by_side", "parameter_table",
+    "per_class_f1_table", "prepare_data_folder", "recorded_parameters", "run",
+    "scenario_label", "scenario_table", "tables", "verdicts",
 ]

@@ -72,20 +72,21 @@ def prepare_data_folder(
 def load_data(
     context,
     *,
-    train_per_class_limit: int | None = None,
+    max_per_class: int | None = None,
     train_total_limit: int | None = None,
     seed: int | None = None,
 ):
     """The FER2013 index of ``context.data_dir``, the training split optionally subsampled.
 
-    ``train_per_class_limit`` keeps at most that many training images per class (classes
-    below it, disgust first, keep all of theirs, so the imbalance shrinks);
+    ``max_per_class`` (the name every study uses; here it caps the TRAINING split only)
+    keeps at most that many training images per class (classes below it, disgust first,
+    keep all of theirs, so the imbalance shrinks);
     ``train_total_limit`` keeps that many training images in all, shared in proportion to
     the class sizes, so the imbalance stays as in FER2013. The test split is never touched.
     ``seed`` (default ``context.seed``) draws the subsample. The index's ``fingerprint()``
     identifies the data of every run.
     """
-    return load_index(context.data_dir, train_per_class_limit=train_per_class_limit,
+    return load_index(context.data_dir, max_per_class=max_per_class,
                       train_total_limit=train_total_limit,
                       seed=context.seed if seed is None else seed)
 
@@ -93,16 +94,16 @@ def load_data(
 def load_index(
     data_dir: str | os.PathLike,
     *,
-    train_per_class_limit: int | None = None,
+    max_per_class: int | None = None,
     train_total_limit: int | None = None,
     seed: int = 42,
 ):
     """:func:`load_data` on a folder: index it, check it is FER2013-shaped, subsample."""
     from kerasbench.data.index import index_folder
 
-    if train_per_class_limit is not None and train_total_limit is not None:
+    if max_per_class is not None and train_total_limit is not None:
         raise ConfigError(
-            "set train_per_class_limit or train_total_limit, not both (one caps each class, "
+            "set max_per_class or train_total_limit, not both (one caps each class, "
             "the other the whole split in proportion to the classes)"
         )
     index = index_folder(data_dir)
@@ -116,8 +117,8 @@ def load_index(
             f"FER2013 has {CLASS_COUNT} emotions, {data_dir} has {len(index.class_names)} class "
             f"folders: {index.class_names}"
         )
-    if train_per_class_limit is not None:
-        limit = positive_int(train_per_class_limit, "train_per_class_limit")
+    if max_per_class is not None:
+        limit = positive_int(max_per_class, "max_per_class")
         index = index.subsample({"train": limit}, seed=seed)
     elif train_total_limit is not None:
         limit = positive_int(train_total_limit, "train_total_limit")
@@ -128,7 +129,7 @@ def load_index(
         # Neither oversampling nor class weights can make up a class with no image at all.
         raise ConfigError(
             f"no training images left for {empty} (train_total_limit={train_total_limit} is "
-            "too small for the rarest class); raise it or use train_per_class_limit"
+            "too small for the rarest class); raise it or use max_per_class"
         )
     return index
 

@@ -1,6 +1,8 @@
-"""The study's figures, from the scenarios' run records: loss and accuracy curves per
-scenario and together, test confusion matrices, and training-time bars (this run's and the
-paper's). Every figure carries ``context.note``."""
+"""The study's figures, from the scenarios' run records: the spread over seeds of the
+headline metrics (every seed a point, the 95 % interval a bar, the paper's value a
+diamond), loss and accuracy curves per scenario and together and test confusion matrices
+(of each scenario's first seed), and training-time bars (this run's mean over seeds, and
+the paper's). Every figure carries ``context.note``."""
 
 from __future__ import annotations
 
@@ -8,7 +10,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kerasbench.studies.fer2013.paper import PAPER_RESULTS, SCENARIOS
-from kerasbench.studies.fer2013.tables import by_scenario
+from kerasbench.studies.fer2013.tables import (
+    by_scenario,
+    headline,
+    paper_values,
+    scenario_label,
+)
+
+METRIC_NAMES = {"accuracy": "test accuracy", "macro_f1": "test macro F1"}
 
 
 def _relabel_curves(figure, path, monitor_label: str) -> None:
@@ -35,10 +44,34 @@ def _monitor_label(records: Sequence) -> str:
     return "monitored"
 
 
+def seed_spread(records: Sequence, metric: str, path, *, note: str = ""):
+    """:func:`kerasbench.plots.seed_spread` of ``metric`` per scenario: every seed's
+    value, the 95 % interval, and the paper's value where it reports one."""
+    from kerasbench import plots, summaries
+
+    table = headline(records)
+    table = table[table["metric"] == metric].set_index("configuration")
+    values = summaries.seed_values(records, metric, label=scenario_label)
+    intervals = {label: (table.at[label, "ci_low"], table.at[label, "ci_high"])
+                 for label in values}
+    reported = {label: value for label, value in paper_values(records, metric).items()
+                if value is not None}
+    seeds = int(table["n_seeds"].max())
+    marker = ", the paper's value as a diamond" if reported else " (the paper reports none)"
+    over = "seeds and test images" if seeds > 1 else "the test images"
+    return plots.seed_spread(
+        values, intervals, path, paper=reported, metric=METRIC_NAMES[metric],
+        title=f"{METRIC_NAMES[metric]} per scenario: {seeds} seed(s) each, 95 % bootstrap "
+              f"interval over {over}{marker}",
+        note=note)
+
+
 def figures(records: Sequence, context, *, show: bool = False) -> dict[str, Path]:
-    """Curves per scenario (``curves_S1`` ...) and all together (``curves_all``), test
-    confusion matrices (``confusion_S1`` ...), training time (``training_time``) and the
-    paper's (``training_time_paper``); returns ``{figure name: path}``.
+    """The spread over seeds of test accuracy (``seed_spread``, with the paper's values)
+    and of macro F1 (``seed_spread_macro_f1``), curves per scenario (``curves_S1`` ...)
+    and all together (``curves_all``), test confusion matrices (``confusion_S1`` ...; both
+    of each scenario's first seed), training time (``training_time``, mean over seeds) and
+    the paper's (``training_time_paper``); returns ``{figure name: path}``.
 
     ``show=False`` closes each figure after saving it (a notebook displays the files).
     """
@@ -56,9 +89,14 @@ def figures(records: Sequence, context, *, show: bool = False) -> dict[str, Path
         if not show:
             plt.close(figure)
 
+    for metric in ("accuracy", "macro_f1"):
+        name = "seed_spread" if metric == "accuracy" else f"seed_spread_{metric}"
+        keep(name, seed_spread(records, metric, context.figure(name), note=note))
+    several = any(len(group) > 1 for group in scenarios.values())
     histories = {}
-    for name, record in scenarios.items():
-        label = SCENARIOS[name].label
+    for name, group in scenarios.items():
+        record = group[0]
+        label = SCENARIOS[name].label + (f" (seed {record.seed})" if several else "")
         histories[label] = record.history or {}
         path = context.figure(f"curves_{name}")
         figure = plots.training_curves(histories[label], path, title=label, note=note)
@@ -73,11 +111,11 @@ def figures(records: Sequence, context, *, show: bool = False) -> dict[str, Path
                                 title="loss and accuracy per epoch and scenario")
     _relabel_curves(figure, path, monitor_label)
     keep("curves_all", figure)
-    seconds = {SCENARIOS[name].label: record.durations["train_s"]
-               for name, record in scenarios.items()}
-    keep("training_time", plots.bar_chart(seconds, context.figure("training_time"),
-                                          title="training time, this run", note=note,
-                                          ylabel="seconds"))
+    seconds = {SCENARIOS[name].label: sum(record.durations["train_s"] for record in group)
+               / len(group) for name, group in scenarios.items()}
+    keep("training_time", plots.bar_chart(
+        seconds, context.figure("training_time"), note=note, ylabel="seconds",
+        title="training time, this run" + (" (mean over seeds)" if several else "")))
     paper_seconds = {SCENARIOS[name].label: PAPER_RESULTS[name]["training time (s)"]
                      for name in scenarios}
     # The paper's own numbers, labelled as such, beside the note on this run's data.

@@ -1,12 +1,18 @@
 """The runs the paper's protocol asks for (:func:`configs`) and running them through the
-engine (:func:`run`): one :class:`~kerasbench.records.RunRecord` per scenario S1..S4.
+engine (:func:`run`): one :class:`~kerasbench.records.RunRecord` per scenario S1..S4 and
+seed.
 
-Every scenario is one :func:`kerasbench.engine.train_classifier` run: backbone (fully
+Every scenario is one :func:`kerasbench.engine.train_classifier` run per seed
+(``seeds=[...]``, :func:`kerasbench.summaries.with_seeds`: the seed is in the config, so in
+the run's identity, and adding a seed trains only the new runs; it also seeds
+RandomOverSampler's ``random_state``): backbone (fully
 trainable) -> GlobalAveragePooling2D -> Dense(7, softmax), Adam, categorical
 cross-entropy, the paper's augmentation in the pipeline; S3/S4 oversample the TRAINING
 split only (``kerasbench.balancing``, inside the engine). The test split is evaluated once,
 unshuffled, after training (its loss included). ``monitor_split`` (in the config, so in the
-run's identity) names the split whose per-epoch curve is recorded as ``val_*``.
+run's identity) names the split whose per-epoch curve is recorded as ``val_*``. Every
+record keeps the per-image test outcomes (``extra["predictions"]["test"]``) that the
+intervals and paired tests of :mod:`.tables` are computed from.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from kerasbench.studies.fer2013.paper import (
     SCENARIOS,
     STUDY,
 )
+from kerasbench.summaries import with_seeds
 from kerasbench.validate import choice, positive_int, positive_number
 
 PROTOCOL_VERSION = "1"
@@ -49,13 +56,14 @@ def configs(
     balancing: str = "oversample",
     weights: str | None = "imagenet",
     monitor_split: str | None = "test",
-    seed: int = 42,
+    seeds: Sequence[int] = (42,),
 ) -> list[PlannedRun]:
-    """One planned run per scenario name, in the given order (defaults: the paper's).
+    """One planned run per scenario name and seed, in the given order (defaults: the
+    paper's, seed 42 its RandomOverSampler's ``random_state``); seeds innermost.
 
     ``backbones`` maps the paper's model names (``ResNet50``, ``VGG19``) to registry
-    names; ``balancing`` is the method of the balanced scenarios S3/S4; ``seed`` seeds the
-    run, RandomOverSampler's ``random_state`` included.
+    names; ``balancing`` is the method of the balanced scenarios S3/S4; ``seeds`` (a list
+    such as ``[42, 43, 44]``) seeds each run, RandomOverSampler's ``random_state`` included.
     """
     choice(balancing, "balancing (the method of the balanced scenarios S3/S4)",
            BALANCED_METHODS)
@@ -78,7 +86,6 @@ def configs(
         "trainable": "full",
         "label_mode": "categorical",
         "augmentation": dict(augmentation) if augmentation else None,
-        "seed": positive_int(seed, "seed", minimum=0),
         "monitor_split": monitor_split,
     }
     planned = []
@@ -92,7 +99,10 @@ def configs(
         config = {**settings, "backbone": backbones[scenario.model],
                   "balancing": balancing if scenario.balanced else None}
         planned.append(PlannedRun(experiment=name, config=resolve(config)))
-    return planned
+    try:
+        return with_seeds(planned, seeds)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def resolve(config: Mapping) -> dict:
@@ -112,8 +122,9 @@ def engine_config(config: Mapping) -> dict:
 
 def run(context, data, planned: Sequence[PlannedRun], *, overwrite: bool = False,
         progress=True, verbose: int = 0) -> list:
-    """Train and evaluate every planned scenario not yet finished in ``context.store()``;
-    returns every planned run's :class:`~kerasbench.records.RunRecord`, in order.
+    """Train and evaluate every planned run (scenario x seed) not yet finished in
+    ``context.store()``; returns every planned run's :class:`~kerasbench.records.RunRecord`,
+    in order.
 
     ``data`` is the index from :func:`load_data`; its fingerprint is part of every run's
     identity, so other data (or another subsample) is a new run, and a finished run is
@@ -123,9 +134,10 @@ def run(context, data, planned: Sequence[PlannedRun], *, overwrite: bool = False
 
     from kerasbench.engine import RunSpec, run_each, train_classifier
 
-    names = [item.experiment for item in planned]
+    names = [(item.experiment, item.config.get("seed")) for item in planned]
     if len(set(names)) != len(names):
-        raise ConfigError(f"each scenario runs once; planned runs name {names}")
+        raise ConfigError("each scenario runs once per seed; planned runs name (scenario, "
+                          f"seed) {names}")
     if not isinstance(data, DatasetIndex) or len(data.class_names) != CLASS_COUNT:
         raise ConfigError("data must be the FER2013 index from fer2013.load_data(context) "
                           f"(7 emotions), got {data!r}")
@@ -146,7 +158,11 @@ def run(context, data, planned: Sequence[PlannedRun], *, overwrite: bool = False
         # The paper's train loss and accuracy: the last epoch's, as Keras reported them.
         result.extra["train_loss"] = final.get("loss")
         result.extra["train_accuracy"] = final.get("accuracy")
-        # Four large models in one process: keep none of them, free each graph.
+        # Per-image test outcomes stay in the record (intervals and paired tests); the
+        # probabilities and the model do not: four large models in one process, so keep
+        # none of them and free each graph.
+        result.extra["predictions"] = {split: predicted.compact()
+                                       for split, predicted in result.predictions.items()}
         result.model, result.predictions = None, {}
         keras.backend.clear_session()
         return result
