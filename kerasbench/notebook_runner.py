@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from kerasbench.errors import ConfigError
+from kerasbench.parameters import check_values, declared_types
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 KERNEL_NAME = "kerasbench"
@@ -191,8 +192,11 @@ def resolve_parameters(study: str, profile: str, *, output_dir: Path, data_dir: 
     path = notebook_path(study, notebooks)
     parameters = load_profile(study, profile, profiles or profiles_dir(notebooks))
     check_parameters(parameters, path, source=f"profile {profile!r}")
+    types = declared_types(path)
+    check_values(parameters, types, source=f"profile {profile!r} of {study}")
     if overrides:
         check_parameters(overrides, path, source="-p")
+        check_values(overrides, types, source=f"-p for {study}")
         parameters.update(overrides)
     parameters["profile"] = profile
     parameters["output_dir"] = str(output_dir)
