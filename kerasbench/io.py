@@ -2,7 +2,10 @@
 
 Every file the project writes (records, CSV tables, cache arrays, saved heads, verifier
 metadata) goes through :func:`atomic_output`: a temporary file in the target's folder,
-flushed and fsynced, then renamed over the target.
+flushed and fsynced, then renamed over the target. Writers that only take a file name
+(Keras's ``model.save``) write to the temporary path :func:`atomic_path` yields instead.
+A reader therefore sees the old file or the new one, never half of one; a process killed
+mid-write leaves at most a hidden ``.<name>.*`` temporary file, which nothing reads.
 """
 
 from __future__ import annotations
@@ -62,6 +65,27 @@ def atomic_output(path: str | os.PathLike, mode: str = "w"):
         raise
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike):
+    """A temporary path beside ``path`` (same suffix, so ``.keras`` stays ``.keras``) for
+    writers that take a file name; it is fsynced and renamed over ``path`` when the block
+    ends without an error, and removed when it raises."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix,
+                                         dir=path.parent)
+    os.close(handle)
+    os.chmod(temporary, 0o666 & ~_umask())
+    try:
+        yield Path(temporary)
+        with open(temporary, "rb+") as stream:
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 _UMASK_LOCK = threading.Lock()
 
 
@@ -98,8 +122,12 @@ def write_npz_atomic(path: str | os.PathLike, **arrays) -> Path:
     return Path(path)
 
 
-def read_json(path: str | os.PathLike, what: str = "file") -> Any:
-    """Read JSON, naming the file (and what wrote it) when it is missing or corrupt."""
+def read_json(path: str | os.PathLike, what: str = "file", hint: str | None = None) -> Any:
+    """Read JSON, naming the file (and what wrote it) when it is missing or corrupt.
+
+    ``hint`` replaces the default advice ("delete it to have it written again") in the
+    message for a corrupt file, e.g. the step that writes the file.
+    """
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as stream:
@@ -107,5 +135,5 @@ def read_json(path: str | os.PathLike, what: str = "file") -> Any:
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} {path} does not exist") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{what} {path} is not valid JSON ({error}); delete it to have it "
-                         "written again") from None
+        advice = hint or "delete it to have it written again"
+        raise ValueError(f"{what} {path} is not valid JSON ({error}); {advice}") from None

@@ -25,7 +25,7 @@ import numpy as np
 from kerasbench.backbones.preprocessing import ImagePreprocessing
 from kerasbench.backbones.resnet import RESNET_MIN_SIZE, resnet18, resnet34
 from kerasbench.backbones.squeezenet import SQUEEZENET_MIN_SIZE, squeezenet1_0, squeezenet1_1
-from kerasbench.backbones.weights import _imagenet_base
+from kerasbench.backbones.weights import _imagenet_base, build_from_file
 
 __all__ = [
     "BackboneSpec",
@@ -298,8 +298,13 @@ def build_base(spec: BackboneSpec | str, image_size=None, weights=None) -> keras
         )
     path = Path(os.fspath(weights)).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"weights file for backbone {spec.name!r} not found: {path}")
-    return spec.constructor(input_shape=input_shape, weights=str(path), name=spec.name)
+        raise FileNotFoundError(
+            f"weights file for backbone {spec.name!r} not found: {path}; pass the path of an "
+            "existing .h5, .weights.h5 or .keras file, weights='imagenet' or weights=None"
+        )
+    # A file that does not fit raises WeightsFileError naming it, the backbone and the
+    # first difference, whichever loader (Keras's or kerasbench's) read it.
+    return build_from_file(spec, input_shape, path)
 
 
 def build_backbone(name: str, image_size=None, weights=None, channels: int = 3) -> keras.Model:
@@ -320,7 +325,10 @@ def build_backbone(name: str, image_size=None, weights=None, channels: int = 3) 
         float32 pixels in 0..255, output ``(batch, h, w, spec.feature_dim)``.
 
     Raises:
-        ValueError: unknown name, bad size or channels, or a weights file that does not fit.
+        ValueError: unknown name, bad size or channels, or a weights file that does not fit
+            or is not a weights file (:class:`~kerasbench.backbones.weights.WeightsFileError`,
+            naming the file, the backbone, the expected layer/array counts and the first
+            shape that differs).
         FileNotFoundError: a weights path that does not exist, or ImageNet weights that are
             neither cached nor downloadable (the message names the file and the folder).
     """

@@ -3,7 +3,8 @@
 Two layouts are recognised, the same ones Keras and Kaggle data sets use:
 
 * split folders: ``root/train/<class>/<image>``, optionally ``validation/`` (or ``val/``,
-  ``valid/``, all called ``"validation"``) and ``test/``; ``train/`` is required.
+  ``valid/``, all called ``"validation"``) and ``test/``; ``train/`` is required. Without
+  ``test/``, ``test_fraction`` of ``train/`` is held out as the test split (printed).
 * one folder of class folders: ``root/<class>/<image>``; the split is made here (stratified,
   seeded) and, given ``split_file``, saved so that later runs reuse exactly the same split.
 
@@ -12,8 +13,10 @@ Class names are sorted naturally (``class2`` before ``class10``) and label ``i``
 and ``__MACOSX``) and non-image files are skipped and counted in one printed line.
 
 Problems are reported before any training starts: a missing folder, no images, an empty
-class folder, class sets that differ between splits, files PIL cannot open, and the same
-file (byte-identical) in two splits, which would leak test images into training.
+class folder, a single class, class sets that differ between splits, a class too small to
+appear in every held-out split, files PIL cannot open, and the same file (byte-identical)
+in two splits, which would leak test images into training. Symlinked folders are followed;
+a link back to a folder already walked is not (and is named).
 
 The work is split by concern: :mod:`~kerasbench.data.scan` (layouts, natural sort, skipped
 entries), :mod:`~kerasbench.data.checks` (image and frame validation, cross-split
@@ -45,6 +48,7 @@ from kerasbench.data.scan import (
     IMAGE_EXTENSIONS,
     SPLIT_ALIASES,
     SPLITS,
+    _check_class_count,
     _listing,
     _no_images_message,
     _normalise_extensions,
@@ -62,6 +66,7 @@ from kerasbench.data.scan import (
 )
 from kerasbench.data.splitting import (
     _atomic_write_csv,
+    _carve_test,
     _flat_split,
     _read_split_csv,
     _subsample_keep,
@@ -283,6 +288,7 @@ def index_folder(
     on_corrupt: str = "error",
     on_cross_split_duplicate: str = "warn",
     extensions: Iterable[str] | None = None,
+    min_classes: int = 2,
 ) -> DatasetIndex:
     """Index a folder of images by class and split; see the module docstring for layouts.
 
@@ -290,9 +296,16 @@ def index_folder(
         root: the data set folder (split folders, or class folders).
         split_file: for a folder of class folders, a CSV (``path,class_name,split``) that
             keeps the split: written on the first run, reused after (it must list exactly
-            the images present). Ignored, with a note, for split-folder layouts.
+            the images present). For split folders without ``test/`` it keeps the test
+            split carved from ``train/`` (paths relative to ``train/``); ignored, with a
+            note, for split folders that have ``test/``.
         validation_fraction, test_fraction: shares of all images held out when the split is
-            made here (stratified by class, ``seed`` fixes it); 0 leaves a split out.
+            made here (stratified by class, ``seed`` fixes it); 0 leaves a split out. Every
+            class must get at least one image in each split asked for, else DatasetError.
+            Split folders without ``test/`` (``train/`` alone, or ``train/`` and ``val/``)
+            get ``test_fraction`` of the training images held out as the test split, with a
+            printed note (``test_fraction=0``: no test split, also noted); a missing
+            ``validation/`` is left to the caller (studies hold it out of train).
         check_images: ``True``/``"verify"`` opens every file with PIL and runs ``verify()``
             (which checks PNG checksums but only headers elsewhere), then decodes the
             non-PNG files (JPEG at 1/8 scale), so truncated files are caught too;
@@ -303,6 +316,11 @@ def index_folder(
         on_cross_split_duplicate: byte-identical files in two splits: ``"warn"``
             (:class:`CrossSplitDuplicateWarning`), ``"error"`` or ``"ignore"`` (no hashing).
         extensions: file extensions counted as images (default :data:`IMAGE_EXTENSIONS`).
+        min_classes: fewest class folders accepted (default 2: one class is almost always
+            a folder level off; 1 for a single person or class, e.g. enrollment).
+
+    Symlinked class folders and sub-folders are followed; a link to a folder already
+    walked (a loop) is not entered again and is named in the printed skipped line.
     """
     mode = _check_mode(check_images)
     if on_corrupt not in ("error", "skip"):
@@ -323,6 +341,9 @@ def index_folder(
             f"validation_fraction + test_fraction must be < 1, got "
             f"{validation_fraction} + {test_fraction}"
         )
+    if isinstance(min_classes, bool) or not isinstance(min_classes, (int, np.integer)) \
+            or min_classes < 1:
+        raise ConfigError(f"min_classes must be an int >= 1, got {min_classes!r}")
     exts = _normalise_extensions(extensions)
     root = Path(root).expanduser().resolve()
     if not root.exists():
@@ -340,7 +361,7 @@ def index_folder(
 
     if split_dirs:
         per_split = _scan_split_layout(root, top, split_dirs, skipped, exts)
-        if split_file is not None:
+        if split_file is not None and "test" in per_split:
             print(
                 f"index_folder: {root} already has split folders; split_file {split_file} "
                 "is not used"
@@ -359,6 +380,7 @@ def index_folder(
     # rows: (split or None, class name, path relative to root)
     if per_split is not None:
         class_names = natural_sorted(per_split["train"][1].keys())
+        _check_class_count(root / per_split["train"][0], class_names, min_classes)
         rows = [
             (split, cls, f"{folder}/{cls}/{rel}")
             for split, (folder, classes) in _with_folders(per_split)
@@ -367,6 +389,7 @@ def index_folder(
         ]
     else:
         class_names = natural_sorted(classes.keys())
+        _check_class_count(root, class_names, min_classes)
         rows = [(None, cls, f"{cls}/{rel}") for cls in class_names for rel in classes[cls]]
 
     abs_paths = [str(root / rel) for _, _, rel in rows]
@@ -397,6 +420,8 @@ def index_folder(
             root, rows, class_names, split_file, validation_fraction, test_fraction, seed
         )
         rows = [(s, cls, rel) for s, (_, cls, rel) in zip(splits, rows)]
+    elif "test" not in per_split:
+        rows = _carve_test(root, per_split, rows, class_names, split_file, test_fraction, seed)
 
     if want_hash:
         _check_cross_split(
@@ -421,3 +446,4 @@ def index_folder(
         }
     )
     return DatasetIndex(frame=frame, class_names=class_names, root=root)
+

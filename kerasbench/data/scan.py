@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kerasbench.errors import ConfigError, DatasetError
@@ -113,6 +113,9 @@ class _Skipped:
     hidden: int = 0
     non_image: int = 0
     loose: int = 0
+    # Symlinked folders not followed because they lead to a folder already indexed (a
+    # loop, or a second path to the same images): "link -> target" each.
+    repeated: list = field(default_factory=list)
 
     def line(self, root: Path) -> str | None:
         parts = []
@@ -122,6 +125,11 @@ class _Skipped:
             parts.append(f"{self.non_image} non-image files")
         if self.loose:
             parts.append(f"{self.loose} images outside class folders")
+        if self.repeated:
+            parts.append(
+                f"{len(self.repeated)} symlinked folders that lead to a folder already "
+                f"indexed, not followed again ({_listing(self.repeated, limit=5)})"
+            )
         if not parts:
             return None
         return f"index_folder: skipped {', '.join(parts)} under {root}"
@@ -144,12 +152,31 @@ def _visible_dirs(folder: Path, skipped: _Skipped, extensions: frozenset) -> lis
 
 
 def _images_under(folder: Path, skipped: _Skipped, extensions: frozenset) -> list:
-    """Image files anywhere below ``folder`` as paths relative to it, naturally sorted."""
+    """Image files anywhere below ``folder`` as paths relative to it, naturally sorted.
+
+    Symlinked sub-folders are followed (a data set assembled from links is common); a
+    folder whose real location was already walked or holds ``folder`` (a link back to an
+    ancestor, which would loop or pull other classes in; a second link to the same folder,
+    which would count its images twice) is not entered and is named in the skipped line.
+    """
     found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+    top = os.path.realpath(folder)
+    seen = {top}
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         hidden_dirs = [d for d in dirnames if _is_hidden(d)]
         skipped.hidden += len(hidden_dirs)
-        dirnames[:] = [d for d in dirnames if not _is_hidden(d)]
+        kept = []
+        for name in sorted(d for d in dirnames if not _is_hidden(d)):
+            full = os.path.join(dirpath, name)
+            real = os.path.realpath(full)
+            # An ancestor of the class folder would bring the data set (other classes
+            # included) in again under this class.
+            if real in seen or top.startswith(real.rstrip(os.sep) + os.sep):
+                skipped.repeated.append(f"{full} -> {real}")
+                continue
+            seen.add(real)
+            kept.append(name)
+        dirnames[:] = kept
         rel_dir = os.path.relpath(dirpath, folder)
         for name in filenames:
             if _is_hidden(name):
@@ -274,3 +301,29 @@ def _scan_split_layout(root, top, split_dirs, skipped, exts) -> dict:
             "split needs the same class folders (each with at least one image)."
         )
     return by_split
+
+
+def _check_class_count(folder: Path, class_names: list, min_classes: int) -> None:
+    if len(class_names) >= min_classes:
+        return
+    hint = ""
+    if len(class_names) == 1:
+        only = folder / class_names[0]
+        try:
+            inner = natural_sorted(
+                e.name for e in os.scandir(only) if e.is_dir() and not e.name.startswith(".")
+            )
+        except OSError:
+            inner = []
+        if inner:
+            hint = (
+                f" {only} holds folders ({_listing(inner, limit=5)}): if those are the "
+                f"classes, pass {only} as the data set folder."
+            )
+    raise DatasetError(
+        f"{folder} holds {len(class_names)} class folder(s) ({', '.join(class_names)}); a "
+        f"classifier needs at least {min_classes} (min_classes={min_classes}).{hint} Add the "
+        "other class folders, point at the folder that holds them, or pass min_classes=1 "
+        "for a single-class index."
+    )
+

@@ -4,14 +4,21 @@ per-class draws of :meth:`DatasetIndex.subsample`."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from kerasbench.data.scan import SPLIT_ALIASES, SPLITS, _listing, _split_name, natural_sorted
+from kerasbench.data.scan import (
+    SPLIT_ALIASES,
+    SPLITS,
+    _listing,
+    _split_name,
+    _with_folders,
+    natural_sorted,
+)
 from kerasbench.errors import DatasetError
+from kerasbench.io import write_csv_atomic
 
 __all__: list = []
 
@@ -76,10 +83,7 @@ def _subsample_keep(
 
 def _atomic_write_csv(table: pd.DataFrame, path: Path) -> None:
     # A half-written split file would be silently reused next run; write then rename.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    write_csv_atomic(path, table, index=False)
 
 
 def _read_split_csv(path: Path) -> pd.DataFrame:
@@ -117,7 +121,17 @@ def _read_split_csv(path: Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------- split made here
 
 
-def _flat_split(root, rows, class_names, split_file, validation_fraction, test_fraction, seed):
+def _flat_split(root, rows, class_names, split_file, validation_fraction, test_fraction, seed,
+                what=None):
+    """The split of ``rows`` ((split, class, path relative to ``root``) each): from
+    ``split_file`` when it exists, else stratified and seeded (and written there).
+
+    Every held-out split asked for (fraction > 0) gets at least one image of every class,
+    or a DatasetError names the parameter, the classes and their counts: a class missing
+    from a split would silently drop out of its metrics. ``what`` names the images split
+    in messages (default: ``root``).
+    """
+    what = what or str(root)
     rels = [rel for _, _, rel in rows]
     if split_file is not None and Path(split_file).exists():
         return _reuse_split_file(Path(split_file), root, rows)
@@ -126,12 +140,21 @@ def _flat_split(root, rows, class_names, split_file, validation_fraction, test_f
 
     label_of = {c: i for i, c in enumerate(class_names)}
     labels = np.array([label_of[cls] for _, cls, _ in rows])
+    counts = np.bincount(labels, minlength=len(class_names))
     idx = np.arange(len(rows))
     n = len(rows)
     # Integer sizes: sklearn rounds float fractions up per call, so two chained float splits
     # can hold out one image more than asked (0.1/0.9 * 360 -> 41).
     n_test = int(round(test_fraction * n))
     n_val = int(round(validation_fraction * n))
+    for name, fraction, size in (("validation", validation_fraction, n_val),
+                                 ("test", test_fraction, n_test)):
+        if fraction > 0 and size == 0:
+            raise DatasetError(
+                f"{name}_fraction={fraction} of the {n} images of {what} is 0 images, so "
+                f"there would be no {name} split: raise {name}_fraction to at least "
+                f"{1 / n:.3g} (or set it to 0 to have no {name} split), or add images"
+            )
     split = np.array(["train"] * n, dtype=object)
     rest = idx
     try:
@@ -146,21 +169,49 @@ def _flat_split(root, rows, class_names, split_file, validation_fraction, test_f
             )
             split[val] = "validation"
     except ValueError as exc:
-        counts = np.bincount(labels, minlength=len(class_names))
         raise DatasetError(
-            f"cannot make a stratified split of {root} ({n} images, {len(class_names)} "
-            f"classes, smallest class {counts.min()} images) with validation_fraction="
+            f"cannot make a stratified split of {what} ({n} images, {len(class_names)} "
+            f"classes; {_smallest(class_names, counts)}) with validation_fraction="
             f"{validation_fraction}, test_fraction={test_fraction}: {exc}. Each held-out "
             "split needs at least one image per class: raise the fractions, add images, or "
             "give a split_file."
         ) from exc
+    _check_every_class_held_out(what, labels, split, class_names, counts,
+                                validation_fraction, test_fraction)
     if split_file is not None:
         table = pd.DataFrame(
             {"path": rels, "class_name": [cls for _, cls, _ in rows], "split": list(split)}
         )
         _atomic_write_csv(table, Path(split_file))
-        print(f"index_folder: wrote the split of {root} to {split_file}")
+        print(f"index_folder: wrote the split of {what} to {split_file}")
     return list(split)
+
+
+def _smallest(class_names, counts) -> str:
+    order = np.argsort(counts, kind="stable")[:3]
+    return "smallest classes " + ", ".join(
+        f"{class_names[i]!r} {int(counts[i])} images" for i in order
+    )
+
+
+def _check_every_class_held_out(what, labels, split, class_names, counts,
+                                validation_fraction, test_fraction) -> None:
+    problems = []
+    for name, fraction in (("validation", validation_fraction), ("test", test_fraction)):
+        if fraction <= 0:
+            continue
+        got = np.bincount(labels[split == name], minlength=len(class_names))
+        empty = [i for i in range(len(class_names)) if got[i] == 0]
+        if empty:
+            shown = _listing([f"{class_names[i]!r} ({int(counts[i])} images)" for i in empty])
+            problems.append(f"{name}_fraction={fraction} gives no {name} image to {shown}")
+    if problems:
+        raise DatasetError(
+            f"cannot split {what} so that every class is in every held-out split: "
+            f"{'; '.join(problems)}. Add images to those classes, raise the fraction, set it "
+            "to 0 to have no such split, or give a split_file (path,class_name,split) that "
+            "makes the split you want."
+        )
 
 
 def _reuse_split_file(split_file: Path, root: Path, rows: list) -> list:
@@ -194,3 +245,36 @@ def _reuse_split_file(split_file: Path, root: Path, rows: list) -> list:
             )
     print(f"index_folder: reusing the split in {split_file}")
     return [listed[rel] for _, _, rel in rows]
+
+
+def _carve_test(root: Path, per_split: dict, rows: list, class_names: list, split_file,
+                test_fraction: float, seed: int) -> list:
+    """Split folders without ``test/``: hold ``test_fraction`` of ``train/`` out as the test
+    split (stratified, seeded, kept in ``split_file`` when given), with a printed note."""
+    folder = per_split["train"][0]
+    present = ", ".join(f"{name}/" for _, (name, _) in _with_folders(per_split))
+    if test_fraction <= 0:
+        print(
+            f"index_folder: {root} has no test/ folder ({present} only) and test_fraction="
+            f"{test_fraction}, so the index has no test split and nothing reports test "
+            "metrics; add a test/ folder or pass test_fraction > 0 to hold one out of train/"
+        )
+        return rows
+    positions = [i for i, row in enumerate(rows) if row[0] == "train"]
+    train_rows = [(None, rows[i][1], rows[i][2].split("/", 1)[1]) for i in positions]
+    splits = _flat_split(root / folder, train_rows, class_names, split_file, 0.0,
+                         test_fraction, seed, what=f"{root / folder} (no test/ folder)")
+    rows = list(rows)
+    for i, split in zip(positions, splits):
+        # A split file may also hold validation rows out when there is no validation/.
+        keep = split == "test" or (split == "validation" and "validation" not in per_split)
+        rows[i] = (split if keep else "train", rows[i][1], rows[i][2])
+    carved = sum(split == "test" for split in splits)
+    kept = " (kept in split_file " + str(split_file) + ")" if split_file is not None else ""
+    print(
+        f"index_folder: {root} has no test/ folder ({present} only): held out "
+        f"test_fraction={test_fraction} of {folder}/ ({carved} of {len(positions)} images, "
+        f"stratified, seed {seed}) as the test split{kept}; add a test/ folder to use your "
+        "own, or pass test_fraction=0 to have no test split"
+    )
+    return rows

@@ -1,7 +1,12 @@
 """On-disk feature cache: pooled features of a split computed once, in an ordered
 unshuffled pass, stored as ``.npz`` arrays + ``.json`` meta (both written atomically)
 under a key that hashes every input they depend on, and handed to later trials, runs
-and processes."""
+and processes.
+
+A cache entry that cannot be used (a truncated or corrupt ``.npz``, a ``.json`` meta that
+is not valid JSON or does not match its key, shape or labels: a disk filled up, a copy cut
+short, a file edited by hand) is never an error: a line names the file and why, and the
+features are computed again and written over it."""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import pandas as pd
 from kerasbench.engine.feature_keys import (
     _compute_settings,
     _hash,
+    content_hash_default,
     feature_key,
     feature_key_inputs,
     feature_policy,
@@ -62,8 +68,13 @@ class FeatureCache:
             predictions reuse them).
         keep_in_memory: feature arrays kept in memory after loading or computing.
         verbose: print one line per computed split.
+        content_hash: also key entries on the sha256 of every image file (read once per
+            key) besides the file list, sizes and modification times; ``None`` takes
+            ``KERASBENCH_CONTENT_HASH`` (off unless set). See
+            :mod:`~kerasbench.engine.feature_keys` for when it matters.
 
-    ``hits`` and ``misses`` count splits read from disk or memory versus computed.
+    ``hits`` and ``misses`` count splits read from disk or memory versus computed;
+    ``recovered`` lists the unusable files that were computed again.
 
     Every method that computes features takes the ``policy`` they are computed under (a
     :class:`~kerasbench.performance.PerformancePolicy`, see :func:`feature_policy`; the
@@ -74,7 +85,8 @@ class FeatureCache:
     GPU_BATCH_SIZE = 256
 
     def __init__(self, folder: str | os.PathLike, *, batch_size: int | str = "auto",
-                 keep_extractors: int = 2, keep_in_memory: int = 12, verbose: bool = True):
+                 keep_extractors: int = 2, keep_in_memory: int = 12, verbose: bool = True,
+                 content_hash: bool | None = None):
         if batch_size == "auto":
             from kerasbench.performance import device_description
 
@@ -90,8 +102,10 @@ class FeatureCache:
         self.keep_extractors = int(keep_extractors)
         self.keep_in_memory = int(keep_in_memory)
         self.verbose = verbose
+        self.content_hash = content_hash_default() if content_hash is None else bool(content_hash)
         self.hits = 0
         self.misses = 0
+        self.recovered: list[Path] = []
         self._extractors: collections.OrderedDict = collections.OrderedDict()
         self._memory: collections.OrderedDict = collections.OrderedDict()
 
@@ -99,7 +113,8 @@ class FeatureCache:
     def key(self, backbone: str, *, weights, image_size, frame, seed, interpolation="bilinear",
             policy=None):
         return feature_key(backbone, weights=weights, image_size=image_size, frame=frame,
-                           seed=seed, interpolation=interpolation, policy=policy)
+                           seed=seed, interpolation=interpolation, policy=policy,
+                           content_hash=self.content_hash)
 
     def _paths(self, inputs: dict, split: str, key: str) -> tuple[Path, Path]:
         height, width = inputs["image_size"]
@@ -110,9 +125,10 @@ class FeatureCache:
                  interpolation="bilinear", policy=None) -> bool:
         inputs = feature_key_inputs(backbone, weights=weights, image_size=image_size,
                                     frame=frame, seed=seed, interpolation=interpolation,
-                                    policy=policy)
+                                    policy=policy, content_hash=self.content_hash)
         key = _hash(inputs)
-        return key in self._memory or self._read(*self._paths(inputs, split, key), key) is not None
+        return key in self._memory or self._read(*self._paths(inputs, split, key), key,
+                                                 frame) is not None
 
     # ----- extractors
     def extractor(self, backbone: str, *, weights, image_size, seed: int, policy=None):
@@ -152,7 +168,7 @@ class FeatureCache:
             start = time.perf_counter()
             inputs = feature_key_inputs(backbone, weights=weights, image_size=image_size,
                                         frame=frame, seed=seed, interpolation=interpolation,
-                                        policy=policy)
+                                        policy=policy, content_hash=self.content_hash)
             key = _hash(inputs)
             if key in self._memory:
                 self._memory.move_to_end(key)
@@ -162,10 +178,9 @@ class FeatureCache:
                 self.hits += 1
                 continue
             array_path, meta_path = self._paths(inputs, split, key)
-            loaded = self._read(array_path, meta_path, key)
+            loaded = self._read(array_path, meta_path, key, frame)
             if loaded is not None:
                 features, labels, meta = loaded
-                _check_labels(labels, frame, array_path)
                 result = SplitFeatures(split, features, labels, key, True,
                                        time.perf_counter() - start,
                                        float(meta.get("compute_seconds", 0.0)), array_path, meta)
@@ -235,25 +250,45 @@ class FeatureCache:
         """Drop in-memory arrays (the files stay); the next request reads the disk."""
         self._memory.clear()
 
-    @staticmethod
-    def _read(array_path: Path, meta_path: Path, key: str):
-        if not meta_path.exists() or not array_path.exists():
+    def _read(self, array_path: Path, meta_path: Path, key: str, frame: pd.DataFrame):
+        """``(features, labels, meta)`` of a complete, intact entry, else None; an entry
+        that exists but cannot be used is named in a printed line (and in ``recovered``)
+        so that it is computed again and replaced."""
+        if not meta_path.exists():
+            # The meta is written last: without it the entry is incomplete (or absent).
             return None
-        try:
-            with open(meta_path, encoding="utf-8") as stream:
-                meta = json.load(stream)
-            with np.load(array_path, allow_pickle=False) as arrays:
-                features = np.asarray(arrays["features"], dtype=np.float32)
-                labels = np.asarray(arrays["labels"], dtype=np.int64)
-        except (OSError, ValueError, KeyError) as error:
-            print(f"features: ignoring unreadable cache entry {array_path} ({error}); "
-                  "computing it again")
-            return None
-        if meta.get("key") != key or list(features.shape) != meta.get("shape"):
-            print(f"features: ignoring cache entry {array_path} whose meta does not match; "
-                  "computing it again")
-            return None
-        return features, labels, meta
+        problem = _entry_problem(array_path, meta_path, key, frame)
+        if isinstance(problem, tuple):
+            return problem
+        print(f"features: ignoring unreadable cache entry {problem[0]} ({problem[1]}); "
+              "computing it again")
+        self.recovered.append(Path(problem[0]))
+        return None
+
+
+def _entry_problem(array_path: Path, meta_path: Path, key: str, frame: pd.DataFrame):
+    """The entry's arrays and meta, or ``[path, what is wrong]``."""
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except Exception as error:  # noqa: BLE001 - truncated, not JSON, not UTF-8, unreadable
+        return [meta_path, f"meta file is not valid JSON: {type(error).__name__}: {error}"]
+    if not isinstance(meta, dict) or meta.get("key") != key:
+        return [meta_path, "meta file does not belong to this key"]
+    if not array_path.exists():
+        return [array_path, f"array file is missing, its meta {meta_path.name} is not"]
+    try:
+        with np.load(array_path, allow_pickle=False) as arrays:
+            features = np.asarray(arrays["features"], dtype=np.float32)
+            labels = np.asarray(arrays["labels"], dtype=np.int64)
+    except Exception as error:  # noqa: BLE001 - BadZipFile, EOFError, zlib.error, KeyError...
+        return [array_path, f"{type(error).__name__}: {error}"]
+    if list(features.shape) != meta.get("shape") or len(labels) != len(frame):
+        return [array_path, f"arrays of shape {list(features.shape)} and {len(labels)} labels "
+                            f"do not match the meta's {meta.get('shape')} and {len(frame)} rows"]
+    if "label" in frame.columns and not np.array_equal(
+            labels, frame["label"].to_numpy().astype(np.int64)):
+        return [array_path, "it holds other labels than the frame"]
+    return features, labels, meta
 
 
 def _replace(result: SplitFeatures, **changes) -> SplitFeatures:
@@ -261,12 +296,3 @@ def _replace(result: SplitFeatures, **changes) -> SplitFeatures:
     values.update(changes)
     return SplitFeatures(**values)
 
-
-def _check_labels(labels: np.ndarray, frame: pd.DataFrame, where: Path) -> None:
-    if "label" in frame.columns and not np.array_equal(
-        labels, frame["label"].to_numpy().astype(np.int64)
-    ):
-        raise ValueError(
-            f"feature cache entry {where} holds other labels than the frame; delete the file "
-            "to compute it again"
-        )

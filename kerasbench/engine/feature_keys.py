@@ -4,6 +4,15 @@ With a frozen backbone (called with ``training=False``) and no augmentation, the
 features of an image depend only on the backbone, its weights, the image size, the resize
 interpolation, the compute precision and the image itself; :func:`feature_key_inputs`
 lists exactly these, so a cache entry is never served for anything else.
+
+The images enter by the file list: every row's path and label and each file's size and
+modification time (ns), in row order (:func:`frame_fingerprint`; one ``stat`` per file). A
+file replaced, touched, added, removed, relabelled or reordered gives another key. Opt in
+to ``content_hash=True`` (or set ``KERASBENCH_CONTENT_HASH=1``) to also hash every file's
+bytes (sha256, :func:`kerasbench.data.fingerprint.frame_fingerprint`): it catches a file
+rewritten in place with the same size whose modification time was kept or reset (``cp
+-p``, ``rsync -a`` from an edited copy, some sync tools, archive extraction), at the cost of
+reading every image once per key. Keys made without it are unchanged.
 """
 
 from __future__ import annotations
@@ -65,21 +74,43 @@ def weights_descriptor(weights, seed: int | None) -> dict:
     raise ValueError(f"weights must be None, 'imagenet' or a file path, got {weights!r}")
 
 
+CONTENT_HASH_VARIABLE = "KERASBENCH_CONTENT_HASH"
+
+
+def content_hash_default() -> bool:
+    """``True`` when ``KERASBENCH_CONTENT_HASH`` is set to 1/true/yes/on."""
+    value = os.environ.get(CONTENT_HASH_VARIABLE, "").strip().lower()
+    return value in ("1", "true", "yes", "on")
+
+
+def content_fingerprint(frame: pd.DataFrame) -> str:
+    """The sha256 of every file's bytes of ``frame`` with its path and label, in row order
+    (:func:`kerasbench.data.fingerprint.frame_fingerprint` with ``content_hash=True``)."""
+    from kerasbench.data.fingerprint import frame_fingerprint as data_fingerprint
+
+    labels = frame["label"].tolist() if "label" in frame.columns else [None] * len(frame)
+    table = pd.DataFrame({"path": [os.fspath(p) for p in frame["path"].tolist()],
+                          "label": labels, "split": [""] * len(frame)})
+    return data_fingerprint(table, root=None, content_hash=True)
+
+
 def feature_key_inputs(backbone: str, *, weights, image_size, frame: pd.DataFrame,
                        seed: int | None, interpolation: str = "bilinear",
-                       channels: int = 3, policy=None) -> dict:
+                       channels: int = 3, policy=None, content_hash: bool = False) -> dict:
     """Everything the pooled features of ``frame`` depend on, as a JSON-ready dict.
 
     ``policy`` (a :class:`~kerasbench.performance.PerformancePolicy`; the device's
     :func:`feature_policy` when ``None``) enters through its compute dtype and XLA switch:
-    bfloat16 features differ from float32 ones in the third significant digit."""
+    bfloat16 features differ from float32 ones in the third significant digit.
+    ``content_hash=True`` adds ``"content"``, the sha256 of every file's bytes (see the
+    module docstring); without it the dict, and so the key, is what it always was."""
     import keras
 
     from kerasbench.backbones import get_backbone, resolve_image_size
 
     spec = get_backbone(backbone)
     height, width = resolve_image_size(spec, image_size)
-    return {
+    inputs = {
         "format": FEATURE_FORMAT_VERSION,
         "backbone": spec.name,
         "weights": weights_descriptor(weights, seed),
@@ -94,6 +125,9 @@ def feature_key_inputs(backbone: str, *, weights, image_size, frame: pd.DataFram
         "rows": len(frame),
         "index": frame_fingerprint(frame),
     }
+    if content_hash:
+        inputs["content"] = content_fingerprint(frame)
+    return inputs
 
 
 def _compute_settings(policy) -> dict:

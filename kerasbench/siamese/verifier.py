@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from kerasbench.io import write_json_atomic
+from kerasbench.io import atomic_path, read_json, write_json_atomic
 from kerasbench.siamese.layers_and_loss import DIFFERENT_PERSON, DISTANCE_EPSILON, SAME_PERSON
 from kerasbench.siamese.thresholds import (
     choose_identification_threshold,
@@ -214,9 +214,13 @@ class FaceVerifier:
     # -- persistence
 
     def save(self, folder) -> Path:
+        """Write ``embedding.keras`` then ``verifier.json`` into ``folder``, each atomically
+        (a temporary file renamed over the old one), so a killed save leaves the previous
+        verifier, or none, but never half of one."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.embedding_model.save(folder / EMBEDDING_FILE)
+        with atomic_path(folder / EMBEDDING_FILE) as temporary:
+            self.embedding_model.save(temporary)
         write_json_atomic(folder / VERIFIER_FILE, {
             "format": VERIFIER_FORMAT,
             "threshold": self.threshold,
@@ -232,21 +236,45 @@ class FaceVerifier:
 
     @classmethod
     def load(cls, folder) -> FaceVerifier:
-        import json
-
+        """Read a folder written by :meth:`save`. A missing, corrupt or truncated file
+        raises an error that names it, the step that writes it and what to do."""
         folder = Path(folder)
         settings_path, model_path = folder / VERIFIER_FILE, folder / EMBEDDING_FILE
         for path in (settings_path, model_path):
             if not path.exists():
                 raise FileNotFoundError(f"{path} not found: a saved verifier folder holds "
-                                        f"{VERIFIER_FILE} and {EMBEDDING_FILE}")
-        settings = json.loads(settings_path.read_text(encoding="utf-8"))
-        if settings.get("format") != VERIFIER_FORMAT:
-            raise ValueError(f"{settings_path} has format {settings.get('format')!r}; this "
-                             f"kerasbench reads format {VERIFIER_FORMAT}")
-        model = keras.saving.load_model(model_path, compile=False)
+                                        f"{VERIFIER_FILE} and {EMBEDDING_FILE}, both written "
+                                        f"by {_SAVE_STEP}; {_REDO}")
+        settings = read_json(settings_path, what="verifier settings file",
+                             hint=f"it is written by {_SAVE_STEP}; {_REDO}")
+        if not isinstance(settings, dict) or settings.get("format") != VERIFIER_FORMAT:
+            found = settings.get("format") if isinstance(settings, dict) else settings
+            raise ValueError(f"{settings_path} has format {found!r}; this kerasbench reads "
+                             f"format {VERIFIER_FORMAT} (written by {_SAVE_STEP}); {_REDO}")
+        if not _is_number(settings.get("threshold")):
+            raise ValueError(f"{settings_path} has no numeric 'threshold' (found "
+                             f"{settings.get('threshold')!r}); it is written by "
+                             f"{_SAVE_STEP}; {_REDO}")
+        try:
+            model = keras.saving.load_model(model_path, compile=False)
+        except Exception as error:  # noqa: BLE001 - zipfile, h5py and Keras errors alike
+            raise ValueError(
+                f"embedding model {model_path} cannot be loaded ({type(error).__name__}: "
+                f"{error}); the file is truncated or not a Keras model. It is written by "
+                f"{_SAVE_STEP}; {_REDO}") from error
         return cls(model, settings["threshold"], metadata=settings.get("metadata"),
                    identification_threshold=settings.get("identification_threshold"))
+
+
+_SAVE_STEP = ("FaceVerifier.save(folder) (the faces study calls it for each trained run, "
+              "save_verifiers='final' or 'all')")
+_REDO = ("save the verifier again (rerun the step that trained it) or copy the folder again "
+         "from where it was saved")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
 
 
 def _distance_matrix(probes: np.ndarray, gallery: np.ndarray) -> np.ndarray:
@@ -330,8 +358,10 @@ def _people_groups(people) -> dict:
     if isinstance(people, (str, os.PathLike)):
         from kerasbench.data.index import index_folder
 
+        # One enrolled person is a valid gallery (min_classes=1).
         index = index_folder(people, validation_fraction=0.0, test_fraction=0.0,
-                             check_images=False, on_cross_split_duplicate="ignore")
+                             check_images=False, on_cross_split_duplicate="ignore",
+                             min_classes=1)
         people = index.frame
     if isinstance(people, pd.DataFrame):
         for column in ("path", "class_name"):
