@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import atexit
-import json
 import os
 import shutil
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from kerasbench.errors import ConfigError
+from kerasbench.io import write_json_atomic
 from kerasbench.parameters import check_values, declared_types
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -230,7 +230,7 @@ def this_python_kernel() -> str:
     spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
                      "--IPKernelApp.log_level=ERROR"],
             "display_name": "Python (kerasbench run)", "language": "python"}
-    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    write_json_atomic(spec_dir / "kernel.json", spec)
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
         item for item in (str(root), os.environ.get("JUPYTER_PATH")) if item)
     _PRIVATE_KERNELS[sys.executable] = name

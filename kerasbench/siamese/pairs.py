@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from kerasbench.io import write_csv_atomic
 from kerasbench.siamese.layers_and_loss import DIFFERENT_PERSON, SAME_PERSON
 
 PAIR_COLUMNS = ("path_a", "path_b", "label")
@@ -103,11 +104,7 @@ def write_pairs(pairs: pd.DataFrame, paths: Sequence[str], path, root=None) -> P
         "path_b": [_relative(paths[i], root) for i in pairs["index_b"]],
         "label": pairs["label"].astype(int).to_numpy(),
     })
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    table.to_csv(temporary, index=False)
-    os.replace(temporary, path)
-    return path
+    return write_csv_atomic(path, table)
 
 
 def read_pairs(path, paths: Sequence[str], root=None, person_labels: Sequence | None = None

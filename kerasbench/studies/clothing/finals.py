@@ -60,6 +60,30 @@ def head_weights_path(output_dir, run_id: str) -> Path:
     return Path(output_dir) / "models" / f"{run_id}-head.npz"
 
 
+def read_head_weights(path: Path) -> tuple:
+    """``(kernel, bias)`` of a saved head; a missing or damaged file is an error naming it,
+    the step that writes it and what to do."""
+    try:
+        with np.load(path) as saved:
+            return saved["kernel"], saved["bias"]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"head weights {path} are missing (written by clothing.run "
+                                "when it trains a final model); run the study again: it "
+                                "retrains that model") from None
+    except Exception as error:  # BadZipFile, EOFError, KeyError, ValueError, pickle refusal
+        raise ValueError(f"head weights {path} are damaged ({type(error).__name__}: {error}); "
+                         "they are written by clothing.run when it trains a final model: run "
+                         "the study again and it retrains that model") from None
+
+
+def head_weights_usable(path: Path) -> bool:
+    try:
+        read_head_weights(path)
+    except (FileNotFoundError, ValueError):
+        return False
+    return True
+
+
 def final_spec(config: dict, index, demo: bool) -> RunSpec:
     return RunSpec(study=STUDY, experiment="final", config=config,
                    dataset_fingerprint=index.fingerprint(), protocol_version=PROTOCOL_VERSION,
@@ -111,6 +135,6 @@ def load_final_model(record: RunRecord, output_dir):
         config["backbone"], len(record.extra["class_names"]), image_size=config["image_size"],
         weights=config["weights"], seed=config["seed"],
         policy=feature_policy(config["backbone"], config.get("performance")))
-    with np.load(path) as saved:
-        model.get_layer(HEAD_LAYER_NAME).set_weights([saved["kernel"], saved["bias"]])
+    kernel, bias = read_head_weights(path)
+    model.get_layer(HEAD_LAYER_NAME).set_weights([kernel, bias])
     return model
