@@ -1,9 +1,21 @@
 """Training throughput benchmark: images/s per backbone, image size and batch size, each
-performance policy on and off, with the arithmetic fraction of the device's peak.
+performance policy on and off, with the train/forward time ratio and the arithmetic fraction
+of the device's peak.
 
     .venv/bin/python benchmarks/throughput.py                      # CPU-sized defaults
     .venv/bin/python benchmarks/throughput.py --backbones resnet50 --sizes 224 \
         --batches 128 256 --steps 30                                # the GPU target shape
+    .venv/bin/python benchmarks/throughput.py --layers --probe      # where CPU time goes
+
+Variants (``--variants``): ``best`` (the policy ``choose_policy`` picks; on a CPU XLA only
+where the cached probe measured it faster), ``off`` (everything off) and ``xla`` (XLA
+forced on), so both XLA variants are always measured; variants that resolve to the same
+policy are measured once and named together (``best=off``).
+
+``--layers``: the per-layer figures of docs/performance.md: one 3x3 convolution on small
+maps, batch 32, forward vs forward+backward, plain vs ``tf.function(jit_compile=True)``.
+``--probe``: the CPU XLA probe (``kerasbench.performance.cpu_xla_probe``) for each size,
+measured afresh.
 
 Writes the table to results/benchmarks/throughput.{csv,md} and prints it.
 """
@@ -16,11 +28,30 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kerasbench.reports import save_table  # noqa: E402
-from kerasbench.throughput import MODES, VARIANTS, run_benchmark  # noqa: E402
+# (map size, channels): the shapes of the per-layer figures in docs/performance.md.
+LAYER_SHAPES = ((1, 512), (2, 256), (4, 256), (8, 128), (16, 64))
+
+
+def layer_table(batch: int = 32, repeats: int = 5):
+    import pandas as pd
+
+    from kerasbench.performance import conv_step_timings
+
+    rows = []
+    for size, channels in LAYER_SHAPES:
+        times = conv_step_timings(size, channels, batch=batch, repeats=repeats)
+        rows.append({"map": f"{size}x{size}", "channels": f"{channels}->{channels}",
+                     "batch": batch, **times,
+                     "train/forward plain": times["train_plain_ms"] / times["forward_plain_ms"],
+                     "train/forward xla": times["train_xla_ms"] / times["forward_xla_ms"],
+                     "xla train speed-up": times["train_plain_ms"] / times["train_xla_ms"]})
+    return pd.DataFrame(rows)
 
 
 def main(argv=None) -> int:
+    from kerasbench.reports import save_table
+    from kerasbench.throughput import MODES, VARIANTS, run_benchmark
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbones", nargs="+", default=["resnet50"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[64])
@@ -28,19 +59,40 @@ def main(argv=None) -> int:
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup-steps", type=int, default=2)
-    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["best", "off"],
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS),
+                        default=["best", "off", "xla"],
                         help="policies to measure; 'best' alone for the device's choice only")
+    parser.add_argument("--layers", action="store_true",
+                        help="also time single convolutions on small maps (docs/performance.md)")
+    parser.add_argument("--probe", action="store_true",
+                        help="also run the CPU XLA probe afresh for each size and print it")
     parser.add_argument("--output", default="results/benchmarks/throughput")
     arguments = parser.parse_args(argv)
+
+    if arguments.layers:
+        layers = layer_table()
+        print("per-layer convolution timings, milliseconds per call (best of 5):")
+        print(layers.round(2).to_markdown(index=False))
+    if arguments.probe:
+        from kerasbench.performance import cpu_xla_probe
+
+        for size in arguments.sizes:
+            print(cpu_xla_probe(size, refresh=True)["reason"])
 
     table = run_benchmark(arguments.backbones, arguments.sizes, arguments.batches, arguments.modes,
                           steps=arguments.steps, warmup_steps=arguments.warmup_steps,
                           variants=arguments.variants)
     device = table["device"].iloc[0]
     save_table(table, Path(arguments.output), note=f"device: {device}", index=False)
-    shown = table.drop(columns=["device"]).round(4)
+    shown = table.drop(columns=["device", "xla_reason"]).round(4)
     print(f"device: {device}")
     print(shown.to_markdown(index=False))
+    for reason in sorted(set(table["xla_reason"])):
+        print(f"XLA choice: {reason}")
+    ratios = table.dropna(subset=["train_forward_ratio"])
+    for _, row in ratios.iterrows():
+        print(f"train/forward time ratio {row['backbone']}@{row['image_size']} batch "
+              f"{row['batch_size']} [{row['variant']}]: {row['train_forward_ratio']:.2f}")
     return 0
 
 

@@ -1,8 +1,15 @@
 """Performance policy: mixed precision, XLA, where augmentation runs, prefetching.
 
 The policy is chosen per device and per backbone and recorded in every results row. On a
-CPU every switch stays off (float32, no XLA, augmentation in the tf.data pipeline), so CPU
-numbers never move. On a GPU:
+CPU mixed precision and device augmentation stay off (float32, augmentation in the tf.data
+pipeline). XLA on a CPU is chosen by measurement only (:func:`cpu_xla_probe`): some CPUs
+(AVX2 without AVX-512, TensorFlow 2.21) compute convolution gradients on small feature maps
+10-40x slower than the forward pass, and XLA's kernels avoid that, while elsewhere XLA is
+slower than TensorFlow's oneDNN kernels. ``choose_policy(backbone, image_size=...)`` times
+one 3x3 convolution per backbone stage at that image size, plain and under XLA, and turns
+XLA on only where it was clearly faster (``XLA_CPU_MARGIN``); without ``image_size``, or
+with ``KERASBENCH_XLA_PROBE=0``, XLA stays off on a CPU. See ``docs/performance.md``.
+On a GPU:
 
 - mixed precision: ``mixed_bfloat16`` on compute capability 8.0+ (A100, L4, H100, H200),
   ``mixed_float16`` on 7.0-7.9 (V100, T4), off below (P100). Heads are built with float32
@@ -19,7 +26,13 @@ augment_on_device=False)``.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 # Backbones whose XLA compilation fails, with the reason; benchmarks/xla_check.py checks
 # every registry backbone (compiles, same outputs, speed). On this project's CPU all 11
@@ -50,6 +63,8 @@ class PerformancePolicy:
     jit_compile: bool
     augment_on_device: bool
     prefetch: bool = True
+    # Why XLA is on or off (e.g. the CPU probe's numbers); not part of equality.
+    xla_reason: str = field(default="", compare=False)
 
     @property
     def compute_dtype(self) -> str:
@@ -100,8 +115,14 @@ def _resolve_switch(value, name: str) -> bool | None:
 
 def choose_policy(backbone: str | None = None, *, mixed_precision="auto", jit_compile="auto",
                   augment_on_device="auto", prefetch: bool = True,
-                  device: dict | None = None) -> PerformancePolicy:
-    """The fastest policy that keeps results unchanged on this device for this backbone."""
+                  device: dict | None = None, image_size: int | None = None,
+                  probe=None) -> PerformancePolicy:
+    """The fastest policy that keeps results unchanged on this device for this backbone.
+
+    ``image_size`` lets a CPU decide XLA by measurement (:func:`cpu_xla_probe`, cached);
+    ``probe`` replaces that measurement (a callable ``probe(image_size) -> dict`` with
+    ``use_xla`` and ``reason``, or such a dict), for tests and for reusing a result.
+    """
     device = device or device_description()
     on_gpu = device["kind"] == "GPU"
     capability = tuple(device.get("compute_capability") or (0, 0))
@@ -118,15 +139,215 @@ def choose_policy(backbone: str | None = None, *, mixed_precision="auto", jit_co
         precision = "mixed_bfloat16"
 
     wanted_jit = _resolve_switch(jit_compile, "jit_compile")
-    jit = on_gpu and (backbone or "") not in XLA_KNOWN_FAILURES
+    known_failure = (backbone or "") in XLA_KNOWN_FAILURES
+    jit, reason = on_gpu and not known_failure, "GPU default" if on_gpu else "CPU default: off"
+    if known_failure:
+        reason = f"known XLA failure: {XLA_KNOWN_FAILURES[backbone]}"
+    elif not on_gpu and wanted_jit is None and backbone and image_size and precision is None:
+        result = _probe_result(probe, image_size)
+        if result is not None:
+            jit, reason = bool(result["use_xla"]), result["reason"]
     if wanted_jit is not None:
-        jit = wanted_jit
+        jit, reason = wanted_jit, "set by the caller"
 
     wanted_device_augmentation = _resolve_switch(augment_on_device, "augment_on_device")
     device_augmentation = on_gpu if wanted_device_augmentation is None else wanted_device_augmentation
     return PerformancePolicy(device=f"{device['kind']}: {device['name']}",
                              mixed_precision=precision, jit_compile=bool(jit),
-                             augment_on_device=bool(device_augmentation), prefetch=prefetch)
+                             augment_on_device=bool(device_augmentation), prefetch=prefetch,
+                             xla_reason=reason)
+
+
+# --------------------------------------------------------------------------- CPU XLA probe
+
+# XLA must beat the plain graph by this factor (train step, and train step + one forward
+# pass together) before a CPU policy turns it on: timing noise on a busy machine stays
+# well inside it, so a tie never flips the switch.
+XLA_CPU_MARGIN = 1.25
+# The probe's ladder: one 3x3 convolution per stage, at 1/stride of the image size with
+# ResNet's widths; each stage of ResNet/VGG-style backbones carries a similar share of the
+# arithmetic, so per-image times are summed with equal weight.
+PROBE_STAGES = ((4, 64), (8, 128), (16, 256), (32, 512))
+_PROBE_VERSION = 1
+_probe_memory: dict[str, dict] = {}
+
+
+PROBE_BATCH = 8
+
+
+def probe_stages(image_size: int) -> list[tuple[int, int]]:
+    """(feature-map size, channels) of each convolution the probe times."""
+    return [(max(1, -(-int(image_size) // stride)), channels)
+            for stride, channels in PROBE_STAGES]
+
+
+def _cpu_signature() -> dict:
+    import tensorflow as tf
+
+    model, flags = platform.processor() or platform.machine(), []
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name") and ":" in line:
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and ":" in line:
+                    present = set(line.split(":", 1)[1].split())
+                    flags = sorted(present & {"avx2", "fma", "avx512f", "avx512_bf16",
+                                              "avx512_vnni", "amx_tile", "amx_bf16"})
+                    break
+    except OSError:
+        pass
+    return {"cpu": model, "flags": flags, "tensorflow": tf.__version__,
+            "threads": [tf.config.threading.get_intra_op_parallelism_threads(),
+                        os.cpu_count()],
+            "environment": {name: os.environ.get(name, "") for name in
+                            ("TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS", "TF_XLA_FLAGS")}}
+
+
+def _probe_cache_file() -> Path:
+    root = os.environ.get("KERASBENCH_CACHE") or Path.home() / ".cache" / "kerasbench"
+    return Path(root) / "xla_cpu_probe.json"
+
+
+def _ladder_functions(stages, batch):
+    """(inputs, forward, train) for the probe's convolutions, all stages in one function."""
+    import numpy as np
+    import tensorflow as tf
+
+    generator = np.random.default_rng(0)  # no TensorFlow random state is touched
+    inputs = []
+    for size, channels in stages:
+        inputs.append(tf.constant(generator.standard_normal((batch, size, size, channels),
+                                                            np.float32)))
+        inputs.append(tf.constant(generator.standard_normal((3, 3, channels, channels),
+                                                            np.float32) * 0.05))
+
+    def forward(*tensors):
+        return [tf.nn.conv2d(x, k, 1, "SAME") for x, k in zip(tensors[::2], tensors[1::2])]
+
+    def train(*tensors):
+        with tf.GradientTape() as tape:
+            tape.watch(tensors)
+            loss = tf.add_n([tf.reduce_sum(y * y) for y in forward(*tensors)])
+        return tape.gradient(loss, tensors)
+
+    return inputs, forward, train
+
+
+def time_variants(functions: dict, inputs, repeats: int = 3) -> dict:
+    """Best wall seconds of each function on ``inputs`` after a warm-up call (which
+    traces, and for XLA compiles); calls alternate between the functions so that a busy
+    moment hits all of them. Stops early once one is 3x faster than another."""
+    import tensorflow as tf
+
+    def call(function):
+        start = time.perf_counter()
+        tf.nest.map_structure(lambda t: t.numpy(), function(*inputs))
+        return time.perf_counter() - start
+
+    for function in functions.values():
+        call(function)
+    best = {name: float("inf") for name in functions}
+    for _ in range(max(1, repeats)):
+        for name, function in functions.items():
+            best[name] = min(best[name], call(function))
+        if max(best.values()) > 3 * min(best.values()):
+            break
+    return best
+
+
+def conv_step_timings(size: int, channels: int, batch: int = 32, repeats: int = 5) -> dict:
+    """Milliseconds per call of one 3x3 ``channels -> channels`` convolution on a
+    ``size x size`` map: forward and forward+backward, plain and XLA (the per-layer
+    measurement of docs/performance.md)."""
+    import tensorflow as tf
+
+    inputs, forward, train = _ladder_functions([(size, channels)], batch)
+    result = {}
+    for name, function in (("forward", forward), ("train", train)):
+        best = time_variants({jit: tf.function(function, jit_compile=jit)
+                              for jit in (False, True)}, inputs, repeats)
+        result[f"{name}_plain_ms"] = best[False] * 1e3
+        result[f"{name}_xla_ms"] = best[True] * 1e3
+    return result
+
+
+def cpu_xla_probe(image_size: int, *, repeats: int = 3, refresh: bool = False) -> dict:
+    """Is XLA faster for training on this CPU at ``image_size``? Measured, then cached.
+
+    Times :func:`probe_stages` (one 3x3 convolution per backbone stage, batch
+    ``PROBE_BATCH``, all stages in one function) forward and forward+gradients, plain
+    and ``jit_compile=True``; returns per-image milliseconds summed over the stages,
+    ``use_xla`` (XLA beats plain by ``XLA_CPU_MARGIN`` for the
+    train step and for train step + forward together) and a one-line ``reason``.
+    Cached in memory and in ``$KERASBENCH_CACHE/xla_cpu_probe.json`` (default
+    ``~/.cache/kerasbench``) under this CPU, its TensorFlow version, threads and XLA/oneDNN
+    environment; ``refresh=True`` measures again. Two XLA compilations and a few
+    calls: 2-5 s on this project's 2-core CPU.
+    """
+    stages = probe_stages(image_size)
+    key_data = {"version": _PROBE_VERSION, "stages": stages, **_cpu_signature()}
+    key = hashlib.sha1(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:16]
+    cache_file = _probe_cache_file()
+    if not refresh:
+        if key in _probe_memory:
+            return _probe_memory[key]
+        try:
+            stored = json.loads(cache_file.read_text()).get(key)
+        except (OSError, ValueError):
+            stored = None
+        if stored is not None:
+            _probe_memory[key] = stored
+            return stored
+    import tensorflow as tf
+
+    total = {}
+    try:
+        inputs, forward, train = _ladder_functions(stages, PROBE_BATCH)
+        for name, function in (("forward", forward), ("train", train)):
+            best = time_variants({jit: tf.function(function, jit_compile=jit)
+                                  for jit in (False, True)}, inputs, repeats)
+            total[f"{name}_plain_ms"] = best[False] * 1e3 / PROBE_BATCH
+            total[f"{name}_xla_ms"] = best[True] * 1e3 / PROBE_BATCH
+    except Exception as error:  # noqa: BLE001 - no XLA on this build: the answer is "off"
+        return {"image_size": int(image_size), "use_xla": False, "stages": stages,
+                "reason": f"CPU XLA probe failed ({type(error).__name__}); XLA off"}
+    train_gain = total["train_plain_ms"] / total["train_xla_ms"]
+    both_gain = ((total["train_plain_ms"] + total["forward_plain_ms"])
+                 / (total["train_xla_ms"] + total["forward_xla_ms"]))
+    use = train_gain >= XLA_CPU_MARGIN and both_gain >= XLA_CPU_MARGIN
+    result = {
+        "image_size": int(image_size), "stages": stages, "batch": PROBE_BATCH, **total,
+        "train_forward_ratio_plain": total["train_plain_ms"] / total["forward_plain_ms"],
+        "train_forward_ratio_xla": total["train_xla_ms"] / total["forward_xla_ms"],
+        "xla_train_speedup": train_gain, "xla_train_and_forward_speedup": both_gain,
+        "use_xla": bool(use), "cpu": key_data["cpu"], "flags": key_data["flags"],
+        "reason": (f"CPU probe at {int(image_size)} px: XLA train step {train_gain:.2f}x, "
+                   f"train+forward {both_gain:.2f}x the plain graph's speed -> XLA "
+                   f"{'on' if use else 'off'} (needs {XLA_CPU_MARGIN}x)"),
+    }
+    _probe_memory[key] = result
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            stored = json.loads(cache_file.read_text())
+        except (OSError, ValueError):
+            stored = {}
+        stored[key] = result
+        temporary = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(stored, indent=1))
+        os.replace(temporary, cache_file)
+    except OSError:
+        pass  # a read-only home: the result still holds for this process
+    return result
+
+
+def _probe_result(probe, image_size):
+    if os.environ.get("KERASBENCH_XLA_PROBE", "1").strip().lower() in ("0", "false", "no"):
+        return {"use_xla": False, "reason": "CPU XLA probe disabled (KERASBENCH_XLA_PROBE=0)"}
+    if isinstance(probe, dict):
+        return probe
+    return (probe or cpu_xla_probe)(image_size)
 
 
 def forward_flops_per_image(model) -> int:

@@ -5,7 +5,9 @@ number is the model's, not the input pipeline's), after warm-up steps that absor
 and XLA compilation. The arithmetic fraction of peak is ``FLOPs per image x images per
 second / peak``, with FLOPs counted from the model (``forward_flops_per_image``; a training
 step is counted as three forward passes: forward, and two matrix products per layer in the
-backward pass).
+backward pass). ``train_forward_ratio`` is the time of one training image over the time of
+one forward image under the same policy: about 3 by the arithmetic; far above 3 means the
+backward kernels are the bottleneck (``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -98,19 +100,32 @@ VARIANTS = {
 }
 
 
-def policy_variants(backbone: str,
-                    variants: Sequence[str] = ("best", "off")) -> list[PerformancePolicy]:
-    """The policies named by ``variants`` (keys of ``VARIANTS``), without duplicates: on a
-    CPU "best" is "off", so the default measures one policy there and two on a GPU."""
+def policy_variants(backbone: str, variants: Sequence[str] = ("best", "off"),
+                    image_size: int | None = None) -> list[PerformancePolicy]:
+    """The policies named by ``variants`` (keys of ``VARIANTS``), without duplicates.
+
+    "best" is :func:`choose_policy`'s choice at ``image_size`` (on a CPU: XLA only where
+    the cached probe measured it faster, so usually the same as "off", and then measured
+    once)."""
+    return [policy for _, policy in named_policy_variants(backbone, variants, image_size)]
+
+
+def named_policy_variants(backbone: str, variants: Sequence[str] = ("best", "off"),
+                          image_size: int | None = None) -> list[tuple[str, PerformancePolicy]]:
+    """``(names, policy)`` pairs; names joins the variants that gave the same policy."""
     unknown = [name for name in variants if name not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown policy variants {unknown}; known: {sorted(VARIANTS)}")
-    policies: list[PerformancePolicy] = []
+    named: list[tuple[str, PerformancePolicy]] = []
     for name in variants:
-        policy = choose_policy(backbone, **VARIANTS[name])
-        if policy not in policies:
-            policies.append(policy)
-    return policies
+        policy = choose_policy(backbone, image_size=image_size, **VARIANTS[name])
+        for index, (names, known) in enumerate(named):
+            if known == policy:
+                named[index] = (f"{names}={name}", known)
+                break
+        else:
+            named.append((name, policy))
+    return named
 
 
 def run_benchmark(backbones: Sequence[str], image_sizes: Iterable[int], batch_sizes: Iterable[int],
@@ -122,9 +137,11 @@ def run_benchmark(backbones: Sequence[str], image_sizes: Iterable[int], batch_si
     for backbone, image_size, batch_size, mode in itertools.product(
         backbones, image_sizes, batch_sizes, modes
     ):
-        for policy in policy_variants(backbone, variants):
-            row = measure(backbone, image_size, batch_size, mode, policy, steps=steps,
-                          warmup_steps=warmup_steps)
+        for names, policy in named_policy_variants(backbone, variants, image_size):
+            row = {"variant": names,
+                   **measure(backbone, image_size, batch_size, mode, policy, steps=steps,
+                             warmup_steps=warmup_steps),
+                   "xla_reason": policy.xla_reason}
             key = (policy.device, policy.compute_dtype)
             if key not in peaks:
                 known = peak_flops(policy.device, policy.compute_dtype)
@@ -136,7 +153,23 @@ def run_benchmark(backbones: Sequence[str], image_sizes: Iterable[int], batch_si
             row["peak_source"] = peak_source
             row["fraction_of_peak"] = row["achieved_tflops"] * 1e12 / peak
             rows.append(row)
-    return pd.DataFrame(rows)
+    return with_train_forward_ratio(pd.DataFrame(rows))
+
+
+def with_train_forward_ratio(table: pd.DataFrame) -> pd.DataFrame:
+    """Add ``train_forward_ratio`` (forward images/s over train images/s, same backbone,
+    size, batch and policy) to the train rows; NaN where either mode is missing."""
+    table = table.copy()
+    table["train_forward_ratio"] = np.nan
+    keys = ["backbone", "image_size", "batch_size", "variant"]
+    if table.empty or not set(keys) <= set(table.columns):
+        return table
+    forward = table[table["mode"] == "forward"].set_index(keys)["images_per_second"]
+    for index, row in table[table["mode"] == "train"].iterrows():
+        key = tuple(row[k] for k in keys)
+        if key in forward.index:
+            table.loc[index, "train_forward_ratio"] = forward.loc[key] / row["images_per_second"]
+    return table
 
 
 def check_xla(backbone: str, image_size: int | None = None, *, batch_size: int = 4,

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasbench.augment import (
+from kerasbench.pipeline import (
     Augmentation,
     RandomAffine,
     RandomBrightnessScale,

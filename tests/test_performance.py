@@ -1,3 +1,5 @@
+import json
+import os
 import subprocess
 import sys
 
@@ -18,10 +20,64 @@ T4 = {"kind": "GPU", "name": "Tesla T4", "compute_capability": (7, 5)}
 P100 = {"kind": "GPU", "name": "Tesla P100-PCIE-16GB", "compute_capability": (6, 0)}
 
 
-def test_cpu_policy_changes_nothing():
+def test_cpu_policy_changes_nothing_without_a_measurement():
     policy = choose_policy("resnet50", device=CPU)
     assert policy.mixed_precision is None and policy.compute_dtype == "float32"
     assert not policy.jit_compile and not policy.augment_on_device
+
+
+FASTER = {"use_xla": True, "reason": "probe: XLA 10x"}
+SLOWER = {"use_xla": False, "reason": "probe: XLA 0.2x"}
+
+
+def test_cpu_xla_follows_the_probe_only():
+    calls = []
+
+    def probe(image_size):
+        calls.append(image_size)
+        return FASTER
+
+    policy = choose_policy("resnet50", device=CPU, image_size=32, probe=probe)
+    assert policy.jit_compile and policy.xla_reason == "probe: XLA 10x" and calls == [32]
+    assert policy.to_dict()["xla_reason"] == "probe: XLA 10x"
+    assert not choose_policy("resnet50", device=CPU, image_size=32, probe=SLOWER).jit_compile
+    # No backbone or no size: nothing to measure, so off; the caller's switch wins.
+    assert not choose_policy(device=CPU, image_size=32, probe=probe).jit_compile
+    assert not choose_policy("resnet50", device=CPU, probe=probe).jit_compile
+    assert not choose_policy("resnet50", device=CPU, image_size=32, probe=probe,
+                             jit_compile=False).jit_compile
+    assert calls == [32]
+    # Equality ignores the reason, so benchmark variants that agree are measured once.
+    assert choose_policy("resnet50", device=CPU, image_size=32, probe=FASTER) == choose_policy(
+        "resnet50", device=CPU, jit_compile=True)
+
+
+def test_probe_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("KERASBENCH_XLA_PROBE", "0")
+    policy = choose_policy("resnet50", device=CPU, image_size=32, probe=FASTER)
+    assert not policy.jit_compile and "KERASBENCH_XLA_PROBE" in policy.xla_reason
+
+
+def test_cpu_xla_probe_measures_and_caches(tmp_path, monkeypatch):
+    from kerasbench import performance
+
+    monkeypatch.setenv("KERASBENCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(performance, "_probe_memory", {})
+    monkeypatch.setattr(performance, "PROBE_STAGES", ((4, 8), (8, 16)))
+    result = performance.cpu_xla_probe(16, repeats=1)
+    assert result["stages"] == [[4, 8], [2, 16]] or result["stages"] == [(4, 8), (2, 16)]
+    for name in ("forward_plain_ms", "forward_xla_ms", "train_plain_ms", "train_xla_ms"):
+        assert result[name] > 0
+    gain = result["train_plain_ms"] / result["train_xla_ms"]
+    assert result["use_xla"] == (gain >= performance.XLA_CPU_MARGIN
+                                 and result["xla_train_and_forward_speedup"]
+                                 >= performance.XLA_CPU_MARGIN)
+    assert "px" in result["reason"]
+    cached = json.loads((tmp_path / "xla_cpu_probe.json").read_text())
+    assert list(cached.values())[0]["reason"] == result["reason"]
+    monkeypatch.setattr(performance, "_probe_memory", {})
+    monkeypatch.setattr(performance, "_ladder_functions", None)  # would fail if re-measured
+    assert performance.cpu_xla_probe(16)["reason"] == result["reason"]
 
 
 @pytest.mark.parametrize("device, expected", [(H100, "mixed_bfloat16"), (T4, "mixed_float16"),
@@ -69,9 +125,13 @@ def test_peak_table_lookup():
     assert peak_flops("some cpu", "float32") is None
 
 
-def test_benchmark_runs_on_a_tiny_shape():
+def test_benchmark_runs_on_a_tiny_shape(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASBENCH_CACHE", str(tmp_path))
     table = run_benchmark(["squeezenet1_1"], [48], [4], steps=1, warmup_steps=1)
     assert set(table["mode"]) == {"train", "forward"}
+    train = table[table["mode"] == "train"]
+    assert (train["train_forward_ratio"] > 0).all()
+    assert table[table["mode"] == "forward"]["train_forward_ratio"].isna().all()
     assert (table["images_per_second"] > 0).all()
     assert (table["fraction_of_peak"] > 0).all()
     assert table["gflops_per_image"].iloc[0] > 0
@@ -83,10 +143,15 @@ def test_benchmark_script_writes_its_table(tmp_path):
     completed = subprocess.run(
         [sys.executable, "benchmarks/throughput.py", "--backbones", "squeezenet1_1", "--sizes",
          "48", "--batches", "2", "--steps", "1", "--warmup-steps", "1", "--output", str(output)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "KERASBENCH_CACHE": str(tmp_path)},
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "images_per_second" in completed.stdout
+    assert "train/forward time ratio squeezenet1_1@48" in completed.stdout
+    assert "[xla]" in completed.stdout
+    if device_description()["kind"] == "CPU":
+        assert "XLA choice: CPU probe at 48 px" in completed.stdout
     assert output.with_suffix(".csv").exists()
 
 
@@ -152,23 +217,28 @@ def test_benchmark_scripts_run_on_tiny_shapes(tmp_path, script, arguments):
 
 
 def test_benchmark_variants_force_each_switch_on_a_cpu():
-    from kerasbench.throughput import policy_variants
+    from kerasbench.throughput import named_policy_variants, policy_variants
 
     policies = policy_variants("squeezenet1_1", variants=["best", "off", "mixed", "xla"])
-    assert len(policies) == 3  # on a CPU "best" is "off"
+    assert len(policies) == 3  # on a CPU without image_size "best" is "off"
     assert {policy.compute_dtype for policy in policies} == {"float32", "bfloat16"}
     assert any(policy.jit_compile for policy in policies)
     assert len(policy_variants("squeezenet1_1")) == 1  # default best + off: one on a CPU
+    assert [name for name, _ in named_policy_variants("squeezenet1_1")] == ["best=off"]
     with pytest.raises(ValueError, match="variants"):
         policy_variants("squeezenet1_1", variants=["fastest"])
     table = run_benchmark(["squeezenet1_1"], [32], [2], ["forward"], steps=1, warmup_steps=1,
                           variants=["off", "mixed"])
     assert list(table["mixed_precision"]) == ["off", "mixed_bfloat16"]
+    assert list(table["variant"]) == ["off", "mixed"]
     assert set(table["peak_source"]) == {"measured float32 matmul", "measured bfloat16 matmul"}
 
 
 def test_notebooks_state_the_device_and_its_policy():
-    from kerasbench.studies.common import describe_device
+    try:
+        from kerasbench.studies.base import describe_device
+    except ImportError:  # before the studies were split into packages
+        from kerasbench.studies.common import describe_device
 
     line = describe_device()
     assert line.startswith("device: ")

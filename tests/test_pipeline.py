@@ -1,4 +1,4 @@
-"""Pipeline: PIL decoding of every format, order, shuffling, caching, labels, errors."""
+"""Pipeline: decoding of every format (native or PIL), order, shuffling, caching, labels, errors."""
 
 import json
 import os
@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from PIL import Image, features
 
-from kerasbench.augment import Augmentation
 from kerasbench.errors import ConfigError, DatasetError
 from kerasbench.pipeline import (
+    Augmentation,
     dataset_with_paths,
     describe_pipeline,
     load_image,
