@@ -96,16 +96,7 @@ def test_unusual_images_index_and_decode_to_rgb_floats(tmp_path, helpers, kind):
     assert labels.numpy().tolist() == index.frame["label"].tolist()
 
 
-# A JPEG with an intact header and trailer but junk in the scan passes the pipeline's sniff
-# and fails inside TensorFlow's decoder, whose InvalidArgumentError does not name the file.
-# Owner: kerasbench/pipeline (native decoding rewrite); drop the mark once it names it.
-_PIPELINE_TODO = pytest.mark.xfail(
-    reason="pipeline: a native decode failure inside tf.data does not name the file yet",
-    strict=False)
-
-
-@pytest.mark.parametrize("damage", [pytest.param("corrupt_middle", marks=_PIPELINE_TODO),
-                                    "truncated", "text"])
+@pytest.mark.parametrize("damage", ["corrupt_middle", "truncated", "text"])
 def test_unchecked_file_that_fails_to_decode_names_its_path(tmp_path, helpers, damage):
     """With check_images=False the pipeline is the first to read the file; its error must
     name the file itself (not only TensorFlow's graph traceback)."""
