@@ -240,7 +240,7 @@ def train_pair_runs(specs: Sequence[RunSpec], data, *, models_dir=None,
     setup_start = time.perf_counter()
     seed = set_seed(config["seed"])
     policy = choose_policy(siamese.squeezenet_backbone_name(config["squeezenet_version"]),
-                           **(config["performance"] or {}))
+                           image_size=max(data.image_size), **(config["performance"] or {}))
     embedding = siamese.build_embedding_network(
         config["squeezenet_version"], image_size=data.image_size, weights=config["weights"],
         embedding_dim=config["embedding_dim"], l2_normalize=config["l2_normalize"],
