@@ -13,6 +13,17 @@ if matplotlib.get_backend().lower() not in {"module://matplotlib_inline.backend_
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+
+def _integer_locator() -> MaxNLocator:
+    # min_n_ticks=1: a single epoch (or count) still gets its one whole-number tick.
+    return MaxNLocator(integer=True, min_n_ticks=1, steps=[1, 2, 5, 10])
+
+
+def _integer_ticks(axis, which: str = "x"):
+    """Whole-number ticks (epochs, counts): never 0.95 / 1.05 around a single epoch."""
+    (axis.xaxis if which == "x" else axis.yaxis).set_major_locator(_integer_locator())
 
 
 def _finish(figure, path, title: str, note: str):
@@ -44,6 +55,7 @@ def training_curves(history: Mapping[str, Sequence[float]], path=None, *, title=
             axis.axvline(stop_epoch, color="grey", linestyle=":", label=f"kept epoch {stop_epoch}")
         axis.set_xlabel("epoch")
         axis.set_ylabel(metric)
+        _integer_ticks(axis, "x")
         axis.legend(fontsize=8)
         axis.grid(alpha=0.3)
     return _finish(figure, path, title, note)
@@ -56,7 +68,9 @@ def curve_panels(histories: Mapping[str, Mapping[str, Sequence[float]]], path=No
     labels = list(histories)
     if not labels:
         raise ValueError("curve_panels needs at least one history")
-    figure, axes = plt.subplots(len(metrics), len(labels), figsize=(2.6 * len(labels), 2.4 * len(metrics)),
+    # At least 4.8 inches wide, so one or two panels still leave room for the title and note.
+    figure, axes = plt.subplots(len(metrics), len(labels),
+                                figsize=(max(4.8, 2.6 * len(labels)), 2.4 * len(metrics)),
                                 sharex=True, sharey="row", squeeze=False)
     for column, label in enumerate(labels):
         history = histories[label]
@@ -73,6 +87,7 @@ def curve_panels(histories: Mapping[str, Mapping[str, Sequence[float]]], path=No
                 axis.set_ylabel(metric)
             if row == len(metrics) - 1:
                 axis.set_xlabel("epoch")
+            _integer_ticks(axis, "x")
             axis.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     return _finish(figure, path, title, note)
@@ -83,10 +98,12 @@ def confusion_matrix(matrix, class_names: Sequence[str], path=None, *, title="",
     """Counts (or row-normalised rates) with rows = true class, columns = predicted."""
     matrix = np.asarray(matrix, dtype=float)
     shown = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalize else matrix
-    size = max(3.5, 0.45 * len(class_names) + 2)
+    size = max(4.2, 0.45 * len(class_names) + 2)
     figure, axis = plt.subplots(figsize=(size, size))
     image = axis.imshow(shown, cmap="Blues")
-    figure.colorbar(image, ax=axis, fraction=0.046)
+    # Counts get whole-number colour-bar ticks; rates keep the default ones.
+    figure.colorbar(image, ax=axis, fraction=0.046,
+                    ticks=None if normalize else _integer_locator())
     axis.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=8)
     axis.set_yticks(range(len(class_names)), class_names, fontsize=8)
     axis.set_xlabel("predicted")
@@ -118,7 +135,11 @@ def bar_chart(values: Mapping[str, float], path=None, *, title="", note="", ylab
     return _finish(figure, path, title, note)
 
 
-def pie_chart(values: Mapping[str, float], path=None, *, title="", note=""):
+def pie_chart(values: Mapping[str, float], path=None, *, title="", note="", ylabel=""):
+    """Shares of a whole; with fewer than two slices a pie says nothing, so a bar chart of
+    the value (``ylabel``) is drawn instead."""
+    if len(values) < 2:
+        return bar_chart(values, path, title=title, note=note, ylabel=ylabel)
     figure, axis = plt.subplots(figsize=(4.2, 4.2))
     axis.pie(list(values.values()), labels=list(values), autopct="%1.1f%%", textprops={"fontsize": 8})
     axis.axis("equal")
@@ -135,6 +156,9 @@ def class_distribution(counts: Mapping[str, Mapping[str, int]] | object, path=No
     figure, axis = plt.subplots(figsize=(max(4.5, 0.7 * len(table) + 2), 3.4))
     table.plot.bar(ax=axis, rot=30)
     axis.set_ylabel("images")
+    _integer_ticks(axis, "y")
+    axis.set_ylim(0, max(1.0, float(np.nanmax(table.to_numpy(dtype=float)))) * 1.3)
+    axis.legend(fontsize=8, loc="upper right", ncol=min(3, table.shape[1]))  # above the bars
     axis.grid(axis="y", alpha=0.3)
     return _finish(figure, path, title, note)
 
@@ -159,6 +183,7 @@ def distance_histograms(same, different, threshold: float | None = None, path=No
         axis.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3f}")
     axis.set_xlabel("distance")
     axis.set_ylabel("pairs")
+    _integer_ticks(axis, "y")
     axis.legend(fontsize=8)
     return _finish(figure, path, title, note)
 
@@ -202,8 +227,10 @@ def seed_spread(values: Mapping[str, Sequence[float]], intervals: Mapping[str, t
                          label="paper" if not any(
                              (paper or {}).get(other) is not None for other in labels[:position])
                          else None)
-    axis.set_xticks(range(len(labels)), labels, rotation=20 if len(labels) > 3 else 0,
-                    ha="right" if len(labels) > 3 else "center", fontsize=8)
+    # Slant the labels when they would run into each other (many, or long ones).
+    slanted = len(labels) > 3 or max(len(str(label)) for label in labels) > 16
+    axis.set_xticks(range(len(labels)), labels, rotation=20 if slanted else 0,
+                    ha="right" if slanted else "center", fontsize=8)
     axis.set_xlim(-0.6, len(labels) - 0.4)
     axis.set_ylabel(metric)
     axis.grid(axis="y", alpha=0.3)

@@ -500,3 +500,56 @@ def test_same_numbers_as_before_the_refactor(tmp_path, monkeypatch):
                                                 if run.experiment == "grid"], progress=False)
         assert grid.config["feature_cache"] is feature_cache
         assert_baseline(grid.metrics, grid.history)
+
+
+# --------------------------------------------------------------------------- typed settings
+
+TINY = {"backbones": ["squeezenet1_1"], "image_sizes": [36], "batch_sizes": [8],
+        "learning_rates": [0.01], "weights": None}
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"batch_sizes": "16"}, r"batch_sizes must be a list of integers.*got '16'"),
+    ({"batch_sizes": 8}, r"batch_sizes must be a list of integers, e\.g\. \[8\]"),
+    ({"image_sizes": "32"}, r"image_sizes must be a list of integers.*got '32'"),
+    ({"image_sizes": 36}, r"image_sizes must be a list of integers, e\.g\. \[36\]"),
+    ({"grid_epochs": "1"}, r"grid_epochs must be an integer >= 1, got '1'"),
+    ({"final_epochs": "1"}, r"final_epochs must be an integer >= 1, got '1'"),
+    ({"learning_rates": "0.01"}, r"learning_rates must be a list of numbers.*got '0\.01'"),
+    ({"learning_rates": ["0.01"]}, r"learning_rates\[0\] must be a number, got '0\.01' \(str\)"),
+    ({"learning_rates": 0.01}, r"learning_rates must be a list of numbers"),
+    ({"grid_per_seed": "no"}, r"grid_per_seed must be true or false, got 'no' \(str\)"),
+    ({"feature_cache": 1}, r"feature_cache must be true or false, got 1 \(int\)"),
+    ({"backbones": [3]}, r"backbones must be registry names"),
+    ({"weights": 3}, r"weights must be None, 'imagenet' or a file path, got 3"),
+])
+def test_configs_name_a_setting_of_the_wrong_type(options, message):
+    # The cases: "16" used to train batch 1 and 6, 8 a bare TypeError.
+    with pytest.raises(ConfigError, match=message):
+        clothing.configs(**{**TINY, **options})
+
+
+@pytest.mark.parametrize("max_per_class, message", [
+    ("6", "max_per_class must be None, an int or a mapping"),
+    ({"train": "6"}, r"max_per_class\['train'\] must be an integer"),
+    ({"training": 6}, "unknown max_per_class splits"),
+])
+def test_load_data_checks_the_cap_before_reading_the_folder(tmp_path, max_per_class, message):
+    from types import SimpleNamespace
+
+    context = SimpleNamespace(data_dir=tmp_path / "absent", seed=0, output_dir=tmp_path)
+    with pytest.raises(ConfigError, match=message):
+        clothing.load_data(context, max_per_class=max_per_class)
+
+
+def test_one_backbone_gets_a_bar_not_a_one_slice_pie(tmp_path):
+    from matplotlib.patches import Wedge
+
+    from kerasbench import plots
+
+    figure = plots.pie_chart({"xception": 312.5}, tmp_path / "one.png", title="grid time",
+                             ylabel="seconds")
+    assert not [patch for patch in figure.axes[0].patches if isinstance(patch, Wedge)]
+    assert figure.axes[0].get_ylabel() == "seconds" and (tmp_path / "one.png").exists()
+    figure = plots.pie_chart({"a": 1.0, "b": 3.0}, title="two")
+    assert len([patch for patch in figure.axes[0].patches if isinstance(patch, Wedge)]) == 2

@@ -174,8 +174,10 @@ def test_paper_settings_share_one_configuration():
     assert shared[0]["head"] == "sigmoid" and shared[0]["seed"] == 42
     settings = covid_xray.settings_table(planned)
     assert settings["run"].max() == 8 and settings["shared by both sweeps"].sum() == 2
-    # YAML 1.1 reads 1e-4 as a string; it still means the same configuration.
-    assert covid_xray.configs(learning_rates=["1e-4"], image_size=75)[0].config == shared[0]
+    # YAML 1.1 reads 1e-4 as a string: refused with a hint (a string rate would otherwise be
+    # a run of its own), see test_configs_name_a_setting_of_the_wrong_type.
+    with pytest.raises(ConfigError, match="1e-4"):
+        covid_xray.configs(learning_rates=["1e-4"], image_size=75)
 
 
 def test_every_panel_runs_once_per_seed():
@@ -600,3 +602,59 @@ def test_adding_a_seed_trains_only_the_new_run(tiny_run):
     headline = covid_xray.headline(both)
     assert headline["configuration"].tolist() == ["lr 1e-3, batch 4"] * 2
     assert (headline["n_seeds"] == 2).all() and (headline["seeds"] == "42, 43").all()
+
+
+# --------------------------------------------------------------------------- typed settings
+
+TINY = {"backbone": "resnet18", "image_size": 32, "learning_rates": [1e-3], "batch_sizes": [5]}
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"batch_sizes": "16"}, r"batch_sizes must be a list of integers.*got '16'"),
+    ({"batch_sizes": 8}, r"batch_sizes must be a list of integers, e\.g\. \[8\]"),
+    ({"image_size": "32"}, r"image_size must be an int or a \(height, width\) pair of ints, "
+                           r"got '32'"),
+    ({"epochs": "1"}, r"epochs must be an integer >= 1, got '1'"),
+    ({"learning_rates": "0.01"}, r"learning_rates must be numbers, got '0\.01'"),
+    ({"learning_rates": ["0.01"]}, r"learning_rates must be numbers.*without quotes"),
+    ({"learning_rates": ["1e-4"]}, r"0\.0001 rather than 1e-4"),
+    ({"batch_sweep_learning_rate": "0.0001"},
+     r"batch_sweep_learning_rate must be a number, got '0\.0001' \(text\)"),
+    ({"lr_sweep_batch_size": "5"}, r"lr_sweep_batch_size must be an integer >= 1, got '5'"),
+    ({"hidden_units": "16"}, r"hidden_units must be an integer >= 1, got '16'"),
+    ({"weights": 3}, r"weights must be None, 'imagenet' or a weights file path, got 3 \(int\)"),
+    ({"positive_class": 1}, r"positive_class must name a class folder"),
+    ({"augmentation": {"rotation": 20}}, r"augmentation: unknown augmentation argument"),
+    ({"augmentation": {"zoom_range": "0.2"}}, r"augmentation: zoom_range must be a number"),
+    ({"trainable": -1}, r"trainable \(the number of last stages trained\) must be an integer"),
+])
+def test_configs_name_a_setting_of_the_wrong_type(options, message):
+    with pytest.raises(ConfigError, match=message):
+        covid_xray.configs(**{**TINY, **options})
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"max_per_class": 10}, "max_per_class must be a mapping"),
+    ({"max_per_class": {"train": "10"}}, r"max_per_class\['train'\] must be an integer"),
+    ({"validation_fraction": "0.1"}, r"validation_fraction must be a number, got '0\.1'"),
+    ({"classes": "COVID"}, "classes must be None or a list of two class folder names"),
+    ({"exclude_folders": "masks"}, "exclude_folders must be a list of folder names"),
+    ({"seed": "42"}, r"seed must be an integer >= 0, got '42'"),
+])
+def test_load_data_checks_its_arguments_before_reading_the_folder(tmp_path, options, message):
+    from types import SimpleNamespace
+
+    context = SimpleNamespace(data_dir=tmp_path / "absent", seed=0, output_dir=tmp_path)
+    with pytest.raises(ConfigError, match=message):
+        covid_xray.load_data(context, **options)
+
+
+def test_sweep_panels_have_whole_epoch_ticks_and_their_setting_as_title(tmp_path):
+    histories = {"lr 1e-3, batch 5": _history([0.5]), "lr 1e-4, batch 5": _history([0.4])}
+    figure = sweep_figure(histories, tmp_path / "sweep.png", title="sweep", note="n")
+    figure.canvas.draw()
+    for axis in figure.axes:
+        low, high = axis.get_xlim()
+        ticks = [tick for tick in axis.get_xticks() if low <= tick <= high]
+        assert ticks == [1.0]  # one epoch: one tick at 1, not 0.95 / 1.0 / 1.05
+    assert [axis.get_title() for axis in figure.axes[:2]] == list(histories)

@@ -554,3 +554,45 @@ def test_adding_a_seed_trains_only_the_new_run(tiny_study):
     # Tables and figures take several seeds per experiment; per-run views show the lowest.
     assert down_syndrome.tables(both, context)["experiments"]["seed"].tolist() == [0, 1]
     assert down_syndrome.representative_runs(both) == [both[0]]
+
+
+# --------------------------------------------------------------------------- typed settings
+
+TINY = {"backbone": "resnet18", "weights": None, "image_size": 32}
+E1 = {"name": "E1", "batch_size": 16, "learning_rate": 0.01}
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"experiments": [{**E1, "batch_size": "16"}]},
+     r"experiment E1 batch_size must be an integer >= 1, got '16'"),
+    ({"experiments": [{**E1, "learning_rate": "0.01"}]},
+     r"experiment E1 learning_rate must be a number, got '0\.01' \(str\)"),
+    ({"experiments": E1}, r"experiments must be a list of dicts"),
+    ({"image_size": "32"}, r"image_size must be an integer >= 1, got '32'"),
+    ({"max_epochs": "1"}, r"max_epochs must be an integer >= 1, got '1'"),
+    ({"patience": "2"}, r"patience must be an integer >= 0, got '2'"),
+    ({"weight_decay": "0.01"}, r"weight_decay must be a number, got '0\.01' \(str\)"),
+    ({"trainable_stages": 1.5}, r"trainable_stages must be an integer >= 0, got 1\.5"),
+    ({"backbone": 3}, r"backbone must be a registry name \(text\), got 3 \(int\)"),
+    ({"weights": 3}, r"weights must be None, 'imagenet' or a weights file path, got 3 \(int\)"),
+    ({"monitor": 3}, r"monitor must be a validation quantity"),
+])
+def test_configs_name_a_setting_of_the_wrong_type(options, message):
+    with pytest.raises(ConfigError, match=message):
+        down_syndrome.configs(**{"experiments": [E1], **TINY, **options})
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"max_per_class": 8}, r"max_per_class must be None or a dict.*got 8 \(int\)"),
+    ({"max_per_class": {"train": "8"}}, r"max_per_class\['train'\] must be an integer"),
+    ({"max_per_class": {"training": 8}}, "unknown max_per_class splits"),
+    ({"validation_fraction": "0.2"}, r"validation_fraction must be a number, got '0\.2'"),
+    ({"positive_class": 1}, "positive_class must name a class folder"),
+    ({"classes": "happy"}, "classes must be None or a list of two class folder names"),
+])
+def test_load_data_checks_its_arguments_before_reading_the_folder(tmp_path, options, message):
+    from types import SimpleNamespace
+
+    context = SimpleNamespace(data_dir=tmp_path / "absent", seed=0, output_dir=tmp_path)
+    with pytest.raises(ConfigError, match=message):
+        down_syndrome.load_data(context, **options)

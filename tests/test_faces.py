@@ -412,3 +412,48 @@ def test_orl_faces_pretrained_squeezenet_beats_chance(tmp_path):
                             weights=str(weights), embedding_dim=64, pairs_per_person=10)
     (record,) = faces.run(context, data, planned, latency_repeats=1, progress=False)
     assert record.metrics["test"]["roc_auc"] > 0.8
+
+
+# --------------------------------------------------------------------------- typed settings
+
+TINY = {"optimizers": ["sgd"], "learning_rates": [0.01], "epochs": [1], "paper_epochs": [50]}
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"batch_size": "16"}, r"batch_size must be an integer >= 1, got '16'"),
+    ({"batch_size": [16]}, r"batch_size must be an integer >= 1, got \[16\]"),
+    ({"epochs": "1"}, r"epochs must be a list of integers.*got '1'"),
+    ({"epochs": 1}, r"epochs must be a list of integers, e\.g\. \[1\]"),
+    ({"learning_rates": "0.01"}, r"learning_rates must be a list of numbers.*got '0\.01'"),
+    ({"learning_rates": ["0.01"]}, r"learning_rates\[0\] must be a number, got '0\.01' \(str\)"),
+    ({"margin": "1.0"}, r"margin must be a number, got '1\.0' \(str\)"),
+    ({"l2_normalize": "no"}, r"l2_normalize must be true or false, got 'no' \(str\)"),
+    ({"embedding_dim": "32"}, r"embedding_dim must be an integer >= 1, got '32'"),
+    ({"pairs_per_person": 4.5}, r"pairs_per_person must be an integer >= 1, got 4\.5"),
+    ({"squeezenet_version": 1.0}, r"squeezenet_version must be text.*got 1\.0 \(float\)"),
+    ({"weights": 3}, r"weights must be None, 'imagenet' or a weights file path, got 3 \(int\)"),
+    ({"augmentation": ["flip"]}, r"augmentation must be a dict.*got \['flip'\] \(list\)"),
+    ({"augmentation": {"flip": True}}, r"augmentation: unknown augmentation argument 'flip'"),
+])
+def test_configs_name_a_setting_of_the_wrong_type(options, message):
+    with pytest.raises(ConfigError, match=message):
+        faces.configs(**{**TINY, **options})
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"image_size": "32"}, r"image_size must be an integer \(e\.g\. 64\) or \[height, width\], "
+                           r"got '32' \(str\)"),
+    ({"image_size": [32]}, r"image_size must be an integer.*got \[32\] \(list\)"),
+    ({"image_size": [32, "32"]}, r"image_size\[1\] must be an integer >= 1, got '32'"),
+    ({"image_size": 0}, r"image_size must be an integer >= 1, got 0"),
+    ({"test_fraction": "0.25"}, r"test_fraction must be a number, got '0\.25' \(str\)"),
+    ({"validation_fraction": 1.5}, r"validation_fraction must be below 1"),
+    ({"evaluation_pairs_per_person": "6"},
+     r"evaluation_pairs_per_person must be an integer >= 1, got '6'"),
+    ({"split": "people"}, r"split must be one of \['person', 'image'\]"),
+    ({"seed": "3"}, r"seed must be an integer >= 0, got '3'"),
+])
+def test_load_data_checks_its_arguments_before_reading_the_folder(tmp_path, options, message):
+    context = _context(tmp_path / "out", tmp_path / "absent")
+    with pytest.raises(ConfigError, match=message):
+        faces.load_data(context, **options)

@@ -687,3 +687,38 @@ def test_same_numbers_as_before_the_refactor(tmp_path, monkeypatch, augmentation
                 record.experiment, name)
         assert record.extra["train_rows"] == want["train_rows"]
         assert record.extra["parameters"]["total"] == want["parameters"]
+
+
+# --------------------------------------------------------------------------- typed settings
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"batch_size": "16"}, r"batch_size must be an integer >= 1, got '16'"),
+    ({"batch_size": [16]}, r"batch_size must be an integer >= 1, got \[16\]"),
+    ({"image_size": "32"}, r"image_size must be an integer >= 1, got '32'"),
+    ({"epochs": "1"}, r"epochs must be an integer >= 1, got '1'"),
+    ({"learning_rate": "0.01"}, r"learning_rate must be a number, got '0\.01' \(str\)"),
+    ({"scenarios": "S1"}, r"scenarios must be a list of names.*e\.g\. \['S1'\]"),
+    ({"backbones": "resnet50"}, r"backbones must map the paper's model names"),
+    ({"weights": 3}, r"weights must be None, 'imagenet' or a weights file path, got 3 \(int\)"),
+    ({"augmentation": {"rotation_range": "15"}},
+     r"augmentation: rotation_range must be a number, got '15'"),
+    ({"augmentation": {"rotate": 15}}, r"augmentation: unknown augmentation argument 'rotate'"),
+    ({"monitor_split": "val"}, r"monitor_split must be one of"),
+])
+def test_configs_name_a_setting_of_the_wrong_type(options, message):
+    with pytest.raises(ConfigError, match=message):
+        study.configs(**{"scenarios": ["S1"], "weights": None, **options})
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"max_per_class": "8"}, r"max_per_class must be an integer >= 1, got '8'"),
+    ({"train_total_limit": 7.5}, r"train_total_limit must be an integer >= 1, got 7\.5"),
+    ({"seed": "42"}, r"seed must be an integer >= 0, got '42'"),
+])
+def test_load_data_checks_its_arguments_before_reading_the_folder(tmp_path, options, message):
+    from types import SimpleNamespace
+
+    context = SimpleNamespace(data_dir=tmp_path / "absent", seed=0, output_dir=tmp_path)
+    with pytest.raises(ConfigError, match=message):
+        study.load_data(context, **options)

@@ -51,6 +51,20 @@ def test_save_table_adds_a_demo_column_to_the_csv(tmp_path):
     assert pd.read_csv(paths["csv"]).to_dict("records") == [{"a": 1, "demo": True}]
 
 
+def test_markdown_is_flat_and_rounded_while_the_csv_keeps_every_digit(tmp_path):
+    rows = pd.MultiIndex.from_tuples([("E1", "accuracy"), ("E1", "lr")],
+                                     names=["experiment", "quantity"])
+    columns = pd.MultiIndex.from_tuples([("this run", "mean"), ("paper", "")])
+    frame = pd.DataFrame([[0.8361234, 0.8362], [0.0000157, 1e-4]], index=rows, columns=columns)
+    paths = reports.save_table(frame, tmp_path / "t", index=True, decimals=3)
+    markdown = paths["markdown"].read_text()
+    assert "('" not in markdown and "experiment" in markdown and "this run mean" in markdown
+    assert "0.836 " in markdown and "1.57e-05" in markdown and "0.0001" in markdown
+    assert "0.8361234" in paths["csv"].read_text()
+    assert reports.display_number(0.0123, 2) == 0.0123 and reports.display_number(0.6637, 2) == 0.66
+    assert reports.display_number(7, 2) == 7 and reports.display_number(True, 2) is True
+
+
 def _frame(labels):
     return pd.DataFrame({"path": [f"f{i}.png" for i in range(len(labels))], "label": labels,
                          "split": "train"})

@@ -121,11 +121,12 @@ class StudyContext:
     def store(self, name: str = "runs") -> RunStore:
         return RunStore(self.output_dir / "records" / name)
 
-    def save_table(self, frame: pd.DataFrame, name: str, *, index: bool = False) -> dict:
-        """``tables/<name>.csv`` (with a ``demo`` column) and ``.md`` (with the data note),
-        both written atomically."""
+    def save_table(self, frame: pd.DataFrame, name: str, *, index: bool = False,
+                   decimals: int | None = None) -> dict:
+        """``tables/<name>.csv`` (with a ``demo`` column) and ``.md`` (with the data note,
+        flat, rounded to ``decimals`` places when given), both written atomically."""
         return save_table(frame, self.table(name), note=self.note, index=index,
-                          demo=self.is_demo)
+                          demo=self.is_demo, decimals=decimals)
 
 
 def start_study(study: str, *, profile: str, output_dir, data_dir, demo_generator,

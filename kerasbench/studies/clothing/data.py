@@ -57,8 +57,10 @@ def load_data(context, *, max_per_class=None) -> DatasetIndex:
 
     ``max_per_class`` keeps at most that many images of each class per split (an int for
     every split, or ``{"train": n, "validation": n, "test": n}``), seeded by
-    ``context.seed``, for CPU-sized runs on real data.
+    ``context.seed``, for CPU-sized runs on real data. The cap is checked before the
+    folder is read.
     """
+    per_split_cap(max_per_class)
     index = index_folder(context.data_dir)
     missing = [split for split in SPLITS if split not in index.splits]
     if missing:

@@ -42,6 +42,7 @@ from kerasbench.studies.clothing.finals import (
     final_config,
     final_spec,
     head_weights_path,
+    head_weights_usable,
     matching_grid,
     train_final,
 )
@@ -87,15 +88,23 @@ def configs(*, backbones: Sequence[str] = PAPER_BACKBONES,
     from kerasbench.backbones import get_backbone
     from kerasbench.engine.feature_keys import weights_descriptor
 
-    if isinstance(backbones, str) or not backbones:
+    if (isinstance(backbones, (str, Mapping)) or not isinstance(backbones, Sequence)
+            or not backbones):
         raise ConfigError(f"backbones must be a non-empty list of registry names, e.g. "
                           f"['xception'], got {backbones!r}")
-    names = [get_backbone(str(name)).name for name in backbones]
+    if not all(isinstance(name, str) for name in backbones):
+        raise ConfigError(f"backbones must be registry names (text), got {list(backbones)!r}")
+    names = [get_backbone(name).name for name in backbones]
     if len(set(names)) != len(names):
         raise ConfigError(f"backbones lists a backbone twice: {list(backbones)}")
-    image_sizes = positive_int_list(list(image_sizes), "image_sizes")
-    batch_sizes = positive_int_list(list(batch_sizes), "batch_sizes")
-    learning_rates = positive_number_list(list(learning_rates), "learning_rates")
+    # The values as given: list("16") would be ["1", "6"], and list(8) a bare TypeError.
+    image_sizes = positive_int_list(image_sizes, "image_sizes")
+    batch_sizes = positive_int_list(batch_sizes, "batch_sizes")
+    learning_rates = positive_number_list(learning_rates, "learning_rates")
+    for name, value in (("grid_per_seed", grid_per_seed), ("feature_cache", feature_cache)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r} "
+                              f"({type(value).__name__})")
     for name, values in (("image_sizes", image_sizes), ("batch_sizes", batch_sizes),
                          ("learning_rates", learning_rates)):
         if len(set(values)) != len(values):
@@ -109,7 +118,10 @@ def configs(*, backbones: Sequence[str] = PAPER_BACKBONES,
               "feature_cache": bool(feature_cache),
               "interpolation": choice(interpolation, "interpolation", INTERPOLATIONS),
               "performance": performance}
-    weights_descriptor(weights, seeds[0])  # None, "imagenet" or an existing weights file
+    try:  # None, "imagenet" or an existing weights file
+        weights_descriptor(weights, seeds[0])
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     grid_epochs = positive_int(grid_epochs, "grid_epochs")
     final_epochs = positive_int(final_epochs, "final_epochs")
     grid, finals = [], []
@@ -206,11 +218,11 @@ def run_finals(context, data, planned: Sequence[PlannedRun], grid_records, *, ca
         if any(config[axis] is None for axis in GRID_AXES):
             raise ConfigError(f"final config {config} lacks {list(GRID_AXES)}")
         spec = final_spec(config, data, context.is_demo)
-        if (store.finished(spec.run_id) is not None
-                and not head_weights_path(context.output_dir, spec.run_id).exists()):
+        head = head_weights_path(context.output_dir, spec.run_id)
+        if store.finished(spec.run_id) is not None and not head_weights_usable(head):
             # The record is only useful with its head: train the model again.
-            print(f"{config['backbone']}: the final model's head weights are missing; "
-                  "training it again")
+            print(f"{config['backbone']}: the final model's head weights {head} are missing "
+                  "or damaged; training it again")
             store.path(spec.run_id).unlink()
         specs.append(spec)
     outcomes = run_each(

@@ -35,6 +35,10 @@ from kerasbench.studies.clothing.paper import (
     paper_table_one,
 )
 
+# Markdown tables are rounded to the paper's precision (percentages to two places, so
+# fractions to four); the CSV keeps every digit.
+MARKDOWN_DECIMALS = 4
+
 TABLE_ONE_INDEX = ["image_size", "batch_size", "learning_rate"]
 HEADLINE_METRIC = "macro_f1"  # the paper's headline: test macro F1 of the final models
 HEADLINE_METRICS = (HEADLINE_METRIC, "accuracy")
@@ -382,7 +386,7 @@ def tables(records: Sequence[RunRecord], context) -> dict[str, pd.DataFrame]:
     }
     for name, (frame, index) in made.items():
         if not frame.empty:
-            context.save_table(frame, name, index=index)
+            context.save_table(frame, name, index=index, decimals=MARKDOWN_DECIMALS)
     return {name: frame for name, (frame, _) in made.items()}
 
 
@@ -395,5 +399,5 @@ def compare_with_paper(records: Sequence[RunRecord], context) -> pd.DataFrame:
     parameters, durations) are in the ``comparison_detail`` table."""
     table = verdicts(records, demo=context.is_demo)
     if not table.empty:
-        context.save_table(table, "comparison_with_paper")
+        context.save_table(table, "comparison_with_paper", decimals=MARKDOWN_DECIMALS)
     return table

@@ -26,6 +26,7 @@ from kerasbench.studies.covid_xray.paper import (
     PAPER_NUMBERS,
 )
 from kerasbench.studies.covid_xray.protocol import format_learning_rate as _lr
+from kerasbench.studies.covid_xray.tables import MARKDOWN_DECIMALS
 
 
 def _rows_for(table: pd.DataFrame, column: str, values: Sequence) -> pd.DataFrame:
@@ -205,5 +206,5 @@ def compare_with_paper(records: Sequence[RunRecord], context) -> pd.DataFrame:
         reported = {label: PAPER_HEADLINE.get((label, metric)) for label in rows["configuration"]}
         parts.append(summaries.paper_verdicts(rows, reported, demo=context.is_demo))
     verdicts = pd.concat(parts, ignore_index=True)
-    context.save_table(verdicts, "compare_with_paper")
+    context.save_table(verdicts, "compare_with_paper", decimals=MARKDOWN_DECIMALS)
     return verdicts

@@ -119,6 +119,15 @@ def prepare_data(
     fraction(test_fraction, "test_fraction")
     if not isinstance(positive_class, str) or not positive_class:
         raise ConfigError(f"positive_class must name a class folder, got {positive_class!r}")
+    if classes is not None and (isinstance(classes, str) or not isinstance(classes, Sequence)
+                                or not all(isinstance(name, str) for name in classes)):
+        raise ConfigError(f"classes must be None or a list of two class folder names, e.g. "
+                          f"['COVID', 'Normal'], got {classes!r}")
+    if exclude_folders is not None and (
+            isinstance(exclude_folders, str) or not isinstance(exclude_folders, Sequence)
+            or not all(isinstance(name, str) for name in exclude_folders)):
+        raise ConfigError(f"exclude_folders must be a list of folder names, e.g. ['masks'], "
+                          f"got {exclude_folders!r}")
     splits_dir = Path(output_dir) / "splits"
     splits_dir.mkdir(parents=True, exist_ok=True)
     split_file = (

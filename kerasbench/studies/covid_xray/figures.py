@@ -24,7 +24,6 @@ from kerasbench.studies.covid_xray.protocol import (
     LEARNING_RATE_SWEEP,
     SWEEPS,
     format_learning_rate,
-    panel_label,
 )
 from kerasbench.studies.covid_xray.tables import (
     find_record,
@@ -108,12 +107,12 @@ def seed_spread(records: Sequence[RunRecord], metric: str, path, *, note: str = 
                  for label in values}
     paper = {label: PAPER_HEADLINE.get((label, metric)) for label in values}
     seeds = int(table["n_seeds"].max())
-    reported = ("paper's value as a diamond" if any(v is not None for v in paper.values())
-                else "the paper reports no test numbers (curves only)")
+    reported = ("diamond: the paper" if any(v is not None for v in paper.values())
+                else "the paper reports no test numbers")
     return plots.seed_spread(
         values, intervals, path, paper=paper, metric=METRIC_NAMES[metric],
-        title=f"{METRIC_NAMES[metric]} per setting: {seeds} seed(s) each, 95 % bootstrap "
-              f"interval over seeds and test images; {reported}", note=note)
+        title=f"{METRIC_NAMES[metric]} per setting, {seeds} seed(s) each; bar: 95 % "
+              f"bootstrap interval; {reported}", note=note)
 
 
 def figures(records: Sequence[RunRecord], context, *, loss_axis_limit: float | None = 2.0,
@@ -138,19 +137,17 @@ def figures(records: Sequence[RunRecord], context, *, loss_axis_limit: float | N
         paths[name] = context.figure(name)
         plt.close(seed_spread(records, metric, paths[name], note=note))
     first_seed = min(record.seed for record in records)
-    titles = {LEARNING_RATE_SWEEP: "learning rate (batch {batch_size})",
-              BATCH_SIZE_SWEEP: "batch size (lr {learning_rate})"}
+    titles = {LEARNING_RATE_SWEEP: "learning-rate sweep", BATCH_SIZE_SWEEP: "batch-size sweep"}
     for sweep in SWEEPS:
         chosen = [record for record in sweep_records(records, sweep) if record.seed == first_seed]
         if not chosen:
             continue
-        first = chosen[0].config
-        title = titles[sweep].format(batch_size=first["batch_size"],
-                                     learning_rate=format_learning_rate(first["learning_rate"]))
         paths[f"{sweep}_sweep"] = context.figure(f"{sweep}_sweep")
-        plt.close(sweep_figure({panel_label(sweep, r.config): r.history for r in chosen},
+        # Every panel's title gives its whole setting (learning rate and batch size).
+        plt.close(sweep_figure({setting_label(r): r.history for r in chosen},
                                paths[f"{sweep}_sweep"], loss_limit=loss_axis_limit, note=note,
-                               title=f"{title}, seed {first_seed}: loss and accuracy per epoch"))
+                               title=f"{titles[sweep]}: loss and accuracy per epoch "
+                                     f"(seed {first_seed})"))
     record = find_record(records, sample_learning_rate, sample_batch_size)
     setting = (f"lr {format_learning_rate(float(sample_learning_rate))}, batch "
                f"{sample_batch_size}, seed {record.seed}")
@@ -166,5 +163,5 @@ def figures(records: Sequence[RunRecord], context, *, loss_axis_limit: float | N
     paths["sample_setting_confusion"] = context.figure("sample_setting_confusion")
     plt.close(plots.confusion_matrix(test["confusion_matrix"], test["class_names"],
                                      paths["sample_setting_confusion"], note=note,
-                                     title=f"test, {setting}"))
+                                     title=f"test confusion matrix, {setting}"))
     return paths

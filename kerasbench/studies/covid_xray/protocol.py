@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -34,7 +35,13 @@ from kerasbench.studies.covid_xray.paper import (
     PAPER_LR_SWEEP_BATCH_SIZE,
 )
 from kerasbench.summaries import with_seeds
-from kerasbench.validate import choice, positive_int, positive_int_list, positive_number_list
+from kerasbench.validate import (
+    choice,
+    positive_int,
+    positive_int_list,
+    positive_number,
+    positive_number_list,
+)
 
 STUDY = "covid_xray"
 PROTOCOL_VERSION = "1"
@@ -59,22 +66,29 @@ def panel_label(experiment: str, config: Mapping) -> str:
 
 
 def _learning_rates(values, name: str) -> list[float]:
-    # YAML 1.1 reads 1e-4 (no dot) as a string: numeric strings mean their number.
-    if isinstance(values, (list, tuple)):
-        values = [_as_number(value) for value in values]
+    # Text is refused, not converted: "0.01" would otherwise be a run of its own. YAML 1.1
+    # reads 1e-4 (no dot) as text, hence the hint.
+    texts = [value for value in (values if isinstance(values, (list, tuple)) else [values])
+             if isinstance(value, str)]
+    if texts:
+        raise ConfigError(f"{name} must be numbers, got {values!r} (text: {texts!r}); write "
+                          "them without quotes and with a decimal point, 0.0001 rather than "
+                          "1e-4, which YAML reads as text")
     rates = positive_number_list(values, name)
     if not all(math.isfinite(rate) for rate in rates):
         raise ConfigError(f"{name} must be finite numbers, got {values!r}")
     return rates
 
 
-def _as_number(value):
+def _learning_rate(value, name: str) -> float:
     if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value  # refused below, with the setting's name
-    return value
+        raise ConfigError(f"{name} must be a number, got {value!r} (text); write it without "
+                          "quotes and with a decimal point, 0.0001 rather than 1e-4, which "
+                          "YAML reads as text")
+    rate = positive_number(value, name)
+    if not math.isfinite(rate):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    return rate
 
 
 def _unique(values: list, name: str) -> list:
@@ -109,22 +123,20 @@ def configs(
     """
     from kerasbench.backbones import get_backbone, resolve_image_size
 
+    check_settings(weights=weights, positive_class=positive_class, augmentation=augmentation,
+                   trainable=trainable)
     rates = _unique(_learning_rates(learning_rates, "learning_rates"), "learning_rates")
     sizes = _unique(positive_int_list(batch_sizes, "batch_sizes"), "batch_sizes")
     lr_batch = positive_int(lr_sweep_batch_size, "lr_sweep_batch_size")
-    batch_rate = _learning_rates([batch_sweep_learning_rate], "batch_sweep_learning_rate")[0]
+    batch_rate = _learning_rate(batch_sweep_learning_rate, "batch_sweep_learning_rate")
     spec = get_backbone(backbone)
     try:  # fails here, before any training, when the size is too small for the backbone
         resolve_image_size(spec, image_size)
     except ValueError as error:
-        raise ConfigError(f"image_size: {error}") from None
+        raise ConfigError(str(error) if "image_size" in str(error)
+                          else f"image_size: {error}") from None
     if hidden_units is not None:
         positive_int(hidden_units, "hidden_units")
-    if augmentation is not None and not isinstance(augmentation, Mapping):
-        raise ConfigError("augmentation must be ImageDataGenerator-style settings "
-                          f"({PAPER_AUGMENTATION}), {{}} or None; got {augmentation!r}")
-    if not isinstance(trainable, int) or isinstance(trainable, bool):
-        choice(trainable, "trainable", ("frozen", "all", "full"))
     base = {
         "positive_class": positive_class,
         "backbone": spec.name,
@@ -144,6 +156,30 @@ def configs(
                                                  "batch_size": size}))
                for sweep, rate, size in panels]
     return with_seeds(planned, seeds)
+
+
+def check_settings(*, weights, positive_class, augmentation, trainable) -> None:
+    """The settings :func:`configs` passes on as they are: each of its type, named."""
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ConfigError(f"weights must be None, 'imagenet' or a weights file path, got "
+                          f"{weights!r} ({type(weights).__name__})")
+    if not isinstance(positive_class, str) or not positive_class:
+        raise ConfigError(f"positive_class must name a class folder (text), got "
+                          f"{positive_class!r}")
+    if isinstance(trainable, int) and not isinstance(trainable, bool):
+        positive_int(trainable, "trainable (the number of last stages trained)", minimum=0)
+    else:
+        choice(trainable, "trainable", ("frozen", "all", "full"))
+    if augmentation is not None:
+        if not isinstance(augmentation, Mapping):
+            raise ConfigError("augmentation must be ImageDataGenerator-style settings "
+                              f"({PAPER_AUGMENTATION}), {{}} or None; got {augmentation!r}")
+        from kerasbench.pipeline import Augmentation
+
+        try:  # every name and range, with the augmentation's own messages
+            Augmentation(**augmentation)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"augmentation: {error}") from None
 
 
 def settings_table(planned: Sequence[PlannedRun]) -> pd.DataFrame:

@@ -22,6 +22,10 @@ CURVE_COLUMNS = (
     "best_val_loss_epoch", "max_val_loss", "val_loss_std_last", "val_loss_spikes",
     "val_loss_share_under_0_2", "epochs_run",
 )
+
+# Markdown tables are rounded to the paper's precision (three places; its small numbers,
+# 0.0000157, keep three significant digits); the CSV keeps every digit.
+MARKDOWN_DECIMALS = 3
 SWEEP_COLUMNS = ("learning_rate", "batch_size", "seed", *CURVE_COLUMNS, "positive_class",
                  "test_accuracy", "test_precision", "test_recall", "test_f1", "test_roc_auc",
                  "train_s", "run_id")
@@ -172,5 +176,6 @@ def tables(records: Sequence[RunRecord], context, *, window: int = 5, spike_rise
                                           result["sample_predictions"],
                                           records[0].extra["class_names"])
     for name, frame in result.items():
-        context.save_table(frame, name, index=name.endswith("_sweep") or name == "paper_levels")
+        context.save_table(frame, name, index=name.endswith("_sweep") or name == "paper_levels",
+                           decimals=MARKDOWN_DECIMALS)
     return result

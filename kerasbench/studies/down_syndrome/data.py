@@ -17,10 +17,35 @@ import pandas as pd
 from kerasbench.data.index import SPLITS, DatasetIndex, index_folder
 from kerasbench.data.selection import ensure_validation_split, select_binary
 from kerasbench.data.sources import find_dataset_root
-from kerasbench.errors import DatasetError
+from kerasbench.errors import ConfigError, DatasetError
 from kerasbench.studies.down_syndrome.paper import KAGGLE_SLUG, PAPER_SPLIT_COUNTS
 from kerasbench.studies.down_syndrome.protocol import augmentation_settings
-from kerasbench.validate import fraction
+from kerasbench.validate import fraction, known_keys, positive_int
+
+
+def check_max_per_class(max_per_class) -> dict | None:
+    """None (every image) or ``{"train": n, "validation": n, "test": n}`` (splits left out,
+    or None, are kept whole), each n a positive int."""
+    if max_per_class is None:
+        return None
+    if not isinstance(max_per_class, Mapping):
+        raise ConfigError("max_per_class must be None or a dict of images per class and split, "
+                          "e.g. {'train': 200, 'validation': 60, 'test': 100}, got "
+                          f"{max_per_class!r} ({type(max_per_class).__name__})")
+    known_keys(max_per_class, SPLITS, "max_per_class splits")
+    return {split: positive_int(value, f"max_per_class[{split!r}]")
+            for split, value in max_per_class.items() if value is not None}
+
+
+def check_classes(positive_class, classes) -> None:
+    """``positive_class`` a class name; ``classes`` None or a list of two class names."""
+    if not isinstance(positive_class, str) or not positive_class:
+        raise ConfigError(f"positive_class must name a class folder (text), got "
+                          f"{positive_class!r}")
+    if classes is not None and (isinstance(classes, str) or not isinstance(classes, Sequence)
+                                or not all(isinstance(name, str) for name in classes)):
+        raise ConfigError(f"classes must be None or a list of two class folder names, e.g. "
+                          f"['happy', 'sad'], got {classes!r}")
 
 
 def load_index(
@@ -49,17 +74,20 @@ def load_index(
     """
     validation_fraction = fraction(validation_fraction, "validation_fraction")
     test_fraction = fraction(test_fraction, "test_fraction")
+    max_per_class = check_max_per_class(max_per_class)
+    check_classes(positive_class, classes)
+    seed = positive_int(seed, "seed", minimum=0)
     if not Path(data_dir).expanduser().is_dir():
         raise FileNotFoundError(
             f"dataset folder {data_dir} does not exist; download the Kaggle data set "
             f"{KAGGLE_SLUG} and pass its folder as data_dir (see datasets.md)")
     root = find_dataset_root(data_dir)
     index = index_folder(root, split_file=split_file, validation_fraction=validation_fraction,
-                         test_fraction=test_fraction, seed=int(seed))
+                         test_fraction=test_fraction, seed=seed)
     index = select_binary(index, positive_class, classes)
-    index = ensure_validation_split(index, seed=int(seed), fraction=validation_fraction)
+    index = ensure_validation_split(index, seed=seed, fraction=validation_fraction)
     if max_per_class:
-        index = index.subsample(dict(max_per_class), seed=int(seed), per_class=True)
+        index = index.subsample(max_per_class, seed=seed, per_class=True)
     missing = [split for split in SPLITS if split not in index.splits]
     if missing:
         raise DatasetError(f"the study needs train, validation and test images; {root} gives "
@@ -73,7 +101,8 @@ def load_data(context, *, positive_class: str = "down_syndrome",
               validation_fraction: float = 0.2, test_fraction: float = 0.1) -> DatasetIndex:
     """:func:`load_index` on the context's data folder with the context's seed; a split made
     here is saved to ``<output_dir>/split.csv`` and reused, and the index used is written
-    to ``<output_dir>/index_used.csv``."""
+    to ``<output_dir>/index_used.csv``. Every argument is checked before the folder is
+    read."""
     index = load_index(context.data_dir, positive_class=positive_class, classes=classes,
                        max_per_class=max_per_class, validation_fraction=validation_fraction,
                        test_fraction=test_fraction, seed=context.seed,

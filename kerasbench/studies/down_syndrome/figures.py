@@ -12,6 +12,7 @@ from kerasbench.records import RunRecord
 from kerasbench.studies.down_syndrome.paper import (
     PAPER_CONFUSION,
     PAPER_CONFUSION_CLASSES,
+    PAPER_EXPERIMENTS,
     PAPER_RESULTS,
 )
 from kerasbench.studies.down_syndrome.tables import (
@@ -31,6 +32,16 @@ def _saved(figure, path: Path) -> Path:
     return path
 
 
+def setting(experiment: str, batch_size, learning_rate) -> str:
+    """An experiment's settings for a title: ``E1 (batch 32, lr 0.0001)``."""
+    return f"{experiment} (batch {batch_size}, lr {learning_rate:g})"
+
+
+def record_setting(record: RunRecord) -> str:
+    return setting(record.experiment, record.config["batch_size"],
+                   record.config["learning_rate"])
+
+
 def confusion_matrices(records: Sequence[RunRecord], context, split: str = "test") -> dict:
     """One confusion-matrix figure per experiment, the positive class in the title."""
     from kerasbench import plots
@@ -38,8 +49,8 @@ def confusion_matrices(records: Sequence[RunRecord], context, split: str = "test
     paths = {}
     for record in records:
         names = list(record.metrics[split]["class_names"])
-        title = (f"{record.experiment} seed {record.seed} {split} confusion matrix (rows true, "
-                 f"columns predicted); positive class = {names[-1]} (label 1)")
+        title = (f"{record_setting(record)}, seed {record.seed}: {split}; "
+                 f"label 1 = {names[-1]}")
         path = context.figure(f"confusion_{record.experiment}_{split}")
         figure = plots.confusion_matrix(record.metrics[split]["confusion_matrix"], names,
                                         title=title, note=context.note)
@@ -53,8 +64,9 @@ def paper_confusion_matrices(context) -> dict:
 
     paths = {}
     for name, matrix in PAPER_CONFUSION.items():
-        title = (f"paper {name} test confusion matrix (rows true, columns predicted); "
-                 f"positive class = {PAPER_CONFUSION_CLASSES[1]} (label 1)")
+        settings = {item["name"]: item for item in PAPER_EXPERIMENTS}[name]
+        title = (f"paper {setting(name, settings['batch_size'], settings['learning_rate'])}: "
+                 f"test; label 1 = {PAPER_CONFUSION_CLASSES[1]}")
         path = context.figure(f"paper_confusion_{name}")
         figure = plots.confusion_matrix(matrix, list(PAPER_CONFUSION_CLASSES), title=title,
                                         note="numbers from the paper")
@@ -73,8 +85,8 @@ def seed_spread(records: Sequence[RunRecord], context) -> Path:
     seeds = int(table["n_seeds"].max())
     figure = plots.seed_spread(
         values, intervals, paper=paper_values(records), metric="test accuracy",
-        title=f"test accuracy per experiment: {seeds} seed(s) each, 95 % bootstrap interval "
-              "over seeds and test images, paper's value as a diamond", note=context.note)
+        title=f"test accuracy per experiment, {seeds} seed(s) each; bar: 95 % bootstrap "
+              "interval; diamond: the paper", note=context.note)
     return _saved(figure, context.figure("seed_spread"))
 
 
@@ -91,8 +103,9 @@ def training_curves(records: Sequence[RunRecord], context) -> dict:
         asked, used = record.config["batch_size"], record.extra.get("batch_size_effective")
         batch = f"batch {asked}" + (f" (used {used})" if used != asked else "")
         title = (f"{record.experiment} seed {record.seed}: {batch}, "
-                 f"lr {record.config['learning_rate']:g}; "
-                 f"stopped at epoch {stopped}" + (f" (paper: {reported})" if reported else ""))
+                 f"lr {record.config['learning_rate']:g}, at most {record.config['epochs']} "
+                 f"epochs; stopped at epoch {stopped}"
+                 + (f" (paper: {reported})" if reported else ""))
         figure = plots.training_curves(record.history, title=title, note=context.note,
                                        stop_epoch=best)
         if stopped and stopped != best:
@@ -109,9 +122,11 @@ def curve_panels(records: Sequence[RunRecord], context) -> Path:
     """All experiments side by side on shared axes (one column per experiment)."""
     from kerasbench import plots
 
-    histories = {f"{record.experiment} seed {record.seed}": record.history for record in records}
-    figure = plots.curve_panels(histories, title="training (solid) and validation (dashed)",
-                                note=context.note)
+    histories = {f"{record.experiment}, seed {record.seed}\nbatch {record.config['batch_size']}, "
+                 f"lr {record.config['learning_rate']:g}": record.history for record in records}
+    figure = plots.curve_panels(histories, note=context.note,
+                                title="loss and accuracy per epoch: training (solid) and "
+                                      "validation (dashed)")
     return _saved(figure, context.figure("curves_all"))
 
 

@@ -12,6 +12,7 @@ restores the best epoch's weights (the engine's standard callbacks, from the con
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 
 from kerasbench.engine import RunSpec, resolve_config, run_each, train_classifier
@@ -100,7 +101,7 @@ def describe_augmentation(augmentation: Mapping | None) -> list[str]:
 def early_stopping_settings(patience: int, monitor: str = "val_loss") -> dict:
     """Early stopping on a validation quantity that keeps the best epoch's weights."""
     patience = positive_int(patience, "patience", minimum=0)
-    if not str(monitor).startswith("val_"):
+    if not isinstance(monitor, str) or not monitor.startswith("val_"):
         raise ConfigError(f"monitor must be a validation quantity (val_loss or val_accuracy), "
                           f"got {monitor!r}")
     return {"monitor": str(monitor), "patience": patience, "restore_best_weights": True}
@@ -167,6 +168,12 @@ def configs(
     """One planned run per experiment and seed, seeds innermost (defaults: the paper's
     protocol with ResNet50, one seed; ``seeds`` is a list such as ``[42, 43, 44]``)."""
     seeds = check_seeds(seeds)
+    if not isinstance(backbone, str):
+        raise ConfigError(f"backbone must be a registry name (text), got {backbone!r} "
+                          f"({type(backbone).__name__})")
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ConfigError(f"weights must be None, 'imagenet' or a weights file path, got "
+                          f"{weights!r} ({type(weights).__name__})")
     settings = dict(backbone=backbone, weights=weights, image_size=image_size,
                     trainable_stages=trainable_stages, max_epochs=max_epochs, patience=patience,
                     monitor=monitor, weight_decay=weight_decay, augmentation=augmentation,

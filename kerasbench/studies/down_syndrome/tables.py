@@ -25,6 +25,10 @@ from kerasbench.records import RunRecord
 from kerasbench.reports import compare_with_paper as paper_beside_run
 from kerasbench.studies.down_syndrome.paper import PAPER_RESULTS
 
+# Markdown tables are rounded to the paper's precision (Table III: precision, recall and
+# F1 to four places); the CSV keeps every digit.
+MARKDOWN_DECIMALS = 4
+
 HEADLINE_METRIC = "accuracy"
 RESAMPLES = 2000
 
@@ -225,7 +229,8 @@ def tables(records: Sequence[RunRecord], context) -> dict[str, pd.DataFrame]:
     for record in representative_runs(records):
         built[f"confusion_{record.experiment}_test"] = confusion_frame(record, "test")
     for name, frame in built.items():
-        context.save_table(frame, name, index=name not in ("headline", "paired"))
+        context.save_table(frame, name, index=name not in ("headline", "paired"),
+                           decimals=MARKDOWN_DECIMALS)
     return built
 
 
@@ -236,7 +241,7 @@ def compare_with_paper(records: Sequence[RunRecord], context) -> pd.DataFrame:
     numbers are in the ``paper_detail`` table of :func:`tables`."""
     verdicts = summaries.paper_verdicts(headline(records), paper_values(records),
                                         demo=context.is_demo)
-    context.save_table(verdicts, "compare_with_paper")
+    context.save_table(verdicts, "compare_with_paper", decimals=MARKDOWN_DECIMALS)
     return verdicts
 
 

@@ -158,6 +158,19 @@ def load_images(paths: Sequence[str], image_size) -> np.ndarray:
     return np.stack([load_image(path, image_size, channels=3) for path in paths]).astype(np.float32)
 
 
+def check_image_size(image_size) -> tuple[int, int]:
+    """``64`` or ``[height, width]`` of positive ints -> ``(height, width)``; anything else
+    (``"64"``, ``[64]``, ``64.0``) is an error naming the setting."""
+    if isinstance(image_size, (list, tuple)) and len(image_size) == 2:
+        return (positive_int(image_size[0], "image_size[0]"),
+                positive_int(image_size[1], "image_size[1]"))
+    if isinstance(image_size, (list, tuple, str)):
+        raise ConfigError(f"image_size must be an integer (e.g. 64) or [height, width], got "
+                          f"{image_size!r} ({type(image_size).__name__})")
+    size = positive_int(image_size, "image_size")
+    return size, size
+
+
 def load_faces(root, *, image_size, split: str = "person", test_fraction: float = 0.2,
                validation_fraction: float = 0.1, seed: int = 42,
                evaluation_pairs_per_person: int = 20, pairs_dir=None) -> FacesData:
@@ -176,7 +189,9 @@ def load_faces(root, *, image_size, split: str = "person", test_fraction: float 
     choice(split, "split", SPLIT_MODES)
     seed = positive_int(seed, "seed", minimum=0)
     pairs_per_person = positive_int(evaluation_pairs_per_person, "evaluation_pairs_per_person")
-    size = siamese.as_image_shape(image_size)
+    fraction(test_fraction, "test_fraction")
+    fraction(validation_fraction, "validation_fraction")
+    size = check_image_size(image_size)
     index = index_folder(root, validation_fraction=0.0, test_fraction=0.0, seed=seed)
     frame = index.frame.drop(columns=["split"])
     splitter = split_by_person if split == "person" else split_by_image
@@ -224,7 +239,15 @@ def load_data(context, *, image_size=224, split: str = "person", test_fraction: 
               seed: int | None = None) -> FacesData:
     """:func:`load_faces` on the context's data folder; the split and the evaluation pairs
     are seeded by ``seed`` (default: the context's seed) and the pairs kept in
-    ``<output_dir>/pairs/``. Every seed of every run then scores the same test pairs."""
+    ``<output_dir>/pairs/``. Every seed of every run then scores the same test pairs.
+    Every argument is checked before the folder is read."""
+    check_image_size(image_size)
+    choice(split, "split", SPLIT_MODES)
+    fraction(test_fraction, "test_fraction")
+    fraction(validation_fraction, "validation_fraction")
+    positive_int(evaluation_pairs_per_person, "evaluation_pairs_per_person")
+    if seed is not None:
+        positive_int(seed, "seed", minimum=0)
     return load_faces(context.data_dir, image_size=image_size, split=split,
                       test_fraction=test_fraction, validation_fraction=validation_fraction,
                       seed=context.seed if seed is None else seed,

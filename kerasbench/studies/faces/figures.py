@@ -57,8 +57,8 @@ def seed_spread(records: Sequence[RunRecord], context) -> Path:
     seeds = int(table["n_seeds"].max())
     figure = plots.seed_spread(
         values, intervals, paper=paper_values(records), metric="test macro F1",
-        title=f"test macro F1 per configuration: {seeds} seed(s) each, 95 % bootstrap "
-              "interval over seeds and test pairs, paper's value as a diamond",
+        title=f"test macro F1 per configuration, {seeds} seed(s) each; bar: 95 % bootstrap "
+              "interval over seeds and test pairs; diamond: the paper",
         note=context.note)
     return _saved(figure, context.figure("seed_spread"))
 
@@ -94,10 +94,15 @@ def training_curves(records: Sequence[RunRecord], context) -> Path:
     """Loss and pair accuracy (threshold margin / 2) per epoch, one panel per training."""
     from kerasbench import plots
 
-    histories = {f"{r.config['optimizer']} lr={r.config['learning_rate']:g}": r.history
-                 for r in representative_runs(records)}
-    figure = plots.curve_panels(histories, title="loss and pair accuracy (margin/2) per epoch",
-                                note=context.note)
+    shown = representative_runs(records)
+    # Each panel's title carries its settings: optimizer, learning rate, batch, epochs.
+    histories = {f"{r.config['optimizer']}, lr {r.config['learning_rate']:g}\n"
+                 f"batch {r.config['batch_size']}, {r.config['epochs']} epochs": r.history
+                 for r in shown}
+    figure = plots.curve_panels(
+        histories, note=context.note,
+        title=f"contrastive loss and pair accuracy (threshold margin/2) per epoch, "
+              f"seed {shown[0].seed}")
     return _saved(figure, context.figure("training_curves"))
 
 

@@ -13,6 +13,7 @@ balanced, seeded and redrawn every epoch.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Sequence
 
@@ -25,7 +26,13 @@ from kerasbench.records import RunRecord
 from kerasbench.studies.base import PlannedRun
 from kerasbench.studies.faces.paper import PAPER_EPOCHS
 from kerasbench.summaries import with_seeds
-from kerasbench.validate import choice, positive_int, positive_int_list, positive_number_list
+from kerasbench.validate import (
+    choice,
+    positive_int,
+    positive_int_list,
+    positive_number,
+    positive_number_list,
+)
 
 STUDY = "faces"
 EXPERIMENT = "grid"
@@ -61,6 +68,8 @@ def configs(
     :func:`load_data` at :func:`run` time."""
     from kerasbench import siamese
 
+    check_settings(squeezenet_version=squeezenet_version, weights=weights,
+                   l2_normalize=l2_normalize, augmentation=augmentation)
     if isinstance(optimizers, str) or not isinstance(optimizers, Sequence) or not optimizers:
         raise ConfigError(f"optimizers must be a non-empty list such as ['sgd', 'adam'], "
                           f"got {optimizers!r}")
@@ -83,7 +92,8 @@ def configs(
         .replace("squeezenet", "").replace("_", "."),
         "weights": None if weights is None else str(weights),
         "embedding_dim": embedding_dim, "l2_normalize": bool(l2_normalize),
-        "margin": float(margin), "batch_size": positive_int(batch_size, "batch_size"),
+        "margin": positive_number(margin, "margin"),
+        "batch_size": positive_int(batch_size, "batch_size"),
         "pairs_per_person": positive_int(pairs_per_person, "pairs_per_person"),
         "augmentation": None if not augmentation else dict(augmentation),
         "threshold_criterion": threshold_criterion,
@@ -98,6 +108,29 @@ def configs(
                 resolve_config(config)  # checks every setting now, not at run time
                 planned.append(PlannedRun(EXPERIMENT, config))
     return with_seeds(planned, seeds)
+
+
+def check_settings(*, squeezenet_version, weights, l2_normalize, augmentation) -> None:
+    """The settings :func:`configs` passes on unchanged: each of its type, named."""
+    if not isinstance(squeezenet_version, str):
+        raise ConfigError(f"squeezenet_version must be text, '1.0' or '1.1', got "
+                          f"{squeezenet_version!r} ({type(squeezenet_version).__name__})")
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ConfigError(f"weights must be None, 'imagenet' or a weights file path, got "
+                          f"{weights!r} ({type(weights).__name__})")
+    if not isinstance(l2_normalize, bool):
+        raise ConfigError(f"l2_normalize must be true or false, got {l2_normalize!r} "
+                          f"({type(l2_normalize).__name__})")
+    if augmentation is not None:
+        if not isinstance(augmentation, Mapping):
+            raise ConfigError("augmentation must be a dict of ImageDataGenerator-style settings "
+                              f"or None, got {augmentation!r} ({type(augmentation).__name__})")
+        from kerasbench.pipeline import Augmentation
+
+        try:  # every name and range, with the augmentation's own messages
+            Augmentation(**augmentation)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"augmentation: {error}") from None
 
 
 def run_config(planned: PlannedRun, data) -> dict:

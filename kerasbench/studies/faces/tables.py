@@ -29,6 +29,10 @@ from kerasbench.studies.faces.paper import (
     paper_macro_f1,
 )
 
+# Markdown tables are rounded to the paper's precision (fractions to two places, 0.98);
+# the CSV keeps every digit.
+MARKDOWN_DECIMALS = 2
+
 RESAMPLES = 2000
 
 
@@ -187,7 +191,8 @@ def tables(records: Sequence[RunRecord], context) -> dict[str, pd.DataFrame]:
     for name, frame in built.items():
         # Index levels become plain columns in the CSV and the markdown.
         indexed = frame.index.nlevels > 1 or frame.index.name is not None
-        context.save_table(frame.reset_index() if indexed else frame, name)
+        context.save_table(frame.reset_index() if indexed else frame, name,
+                           decimals=MARKDOWN_DECIMALS)
     return built
 
 
@@ -201,5 +206,5 @@ def compare_with_paper(records: Sequence[RunRecord], context) -> pd.DataFrame:
                                         demo=context.is_demo)
     detail = per_class_detail(records).reset_index()
     table = verdicts.merge(detail, on="configuration", how="left")
-    context.save_table(table, "compare_with_paper")
+    context.save_table(table, "compare_with_paper", decimals=MARKDOWN_DECIMALS)
     return table

@@ -84,11 +84,27 @@ def load_data(
     ``train_total_limit`` keeps that many training images in all, shared in proportion to
     the class sizes, so the imbalance stays as in FER2013. The test split is never touched.
     ``seed`` (default ``context.seed``) draws the subsample. The index's ``fingerprint()``
-    identifies the data of every run.
+    identifies the data of every run. The arguments are checked before the folder is read.
     """
+    check_caps(max_per_class, train_total_limit)
+    if seed is not None:
+        positive_int(seed, "seed", minimum=0)
     return load_index(context.data_dir, max_per_class=max_per_class,
                       train_total_limit=train_total_limit,
                       seed=context.seed if seed is None else seed)
+
+
+def check_caps(max_per_class, train_total_limit) -> None:
+    """Each cap None or a positive int, and not both set."""
+    if max_per_class is not None:
+        positive_int(max_per_class, "max_per_class")
+    if train_total_limit is not None:
+        positive_int(train_total_limit, "train_total_limit")
+    if max_per_class is not None and train_total_limit is not None:
+        raise ConfigError(
+            "set max_per_class or train_total_limit, not both (one caps each class, "
+            "the other the whole split in proportion to the classes)"
+        )
 
 
 def load_index(
@@ -101,11 +117,8 @@ def load_index(
     """:func:`load_data` on a folder: index it, check it is FER2013-shaped, subsample."""
     from kerasbench.data.index import index_folder
 
-    if max_per_class is not None and train_total_limit is not None:
-        raise ConfigError(
-            "set max_per_class or train_total_limit, not both (one caps each class, "
-            "the other the whole split in proportion to the classes)"
-        )
+    check_caps(max_per_class, train_total_limit)
+    seed = positive_int(seed, "seed", minimum=0)
     index = index_folder(data_dir)
     if "train" not in index.splits or "test" not in index.splits:
         raise ConfigError(

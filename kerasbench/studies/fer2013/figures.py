@@ -57,13 +57,26 @@ def seed_spread(records: Sequence, metric: str, path, *, note: str = ""):
     reported = {label: value for label, value in paper_values(records, metric).items()
                 if value is not None}
     seeds = int(table["n_seeds"].max())
-    marker = ", the paper's value as a diamond" if reported else " (the paper reports none)"
-    over = "seeds and test images" if seeds > 1 else "the test images"
+    marker = "; diamond: the paper" if reported else "; the paper reports none"
+    over = "seeds and test images" if seeds > 1 else "test images"
     return plots.seed_spread(
         values, intervals, path, paper=reported, metric=METRIC_NAMES[metric],
-        title=f"{METRIC_NAMES[metric]} per scenario: {seeds} seed(s) each, 95 % bootstrap "
-              f"interval over {over}{marker}",
+        title=f"{METRIC_NAMES[metric]} per scenario, {seeds} seed(s) each; bar: 95 % "
+              f"bootstrap interval over {over}{marker}",
         note=note)
+
+
+def run_settings(record) -> str:
+    """A run's training settings for a title: ``batch 32, lr 0.001, 100 epochs``."""
+    config = record.config
+    parts = []
+    if config.get("batch_size") is not None:
+        parts.append(f"batch {config['batch_size']}")
+    if config.get("learning_rate") is not None:
+        parts.append(f"lr {config['learning_rate']:g}")
+    if config.get("epochs") is not None:
+        parts.append(f"{config['epochs']} epoch{'s' if config['epochs'] != 1 else ''}")
+    return ", ".join(parts)
 
 
 def figures(records: Sequence, context, *, show: bool = False) -> dict[str, Path]:
@@ -97,15 +110,19 @@ def figures(records: Sequence, context, *, show: bool = False) -> dict[str, Path
     for name, group in scenarios.items():
         record = group[0]
         label = SCENARIOS[name].label + (f" (seed {record.seed})" if several else "")
+        # Each panel's title carries the run's settings.
+        settings = run_settings(record)
+        label = f"{label}\n{settings}" if settings else label
         histories[label] = record.history or {}
         path = context.figure(f"curves_{name}")
-        figure = plots.training_curves(histories[label], path, title=label, note=note)
+        one_line = label.replace("\n", ": ")
+        figure = plots.training_curves(histories[label], path, title=one_line, note=note)
         _relabel_curves(figure, path, monitor_label)
         keep(f"curves_{name}", figure)
         test = record.metrics["test"]
         keep(f"confusion_{name}", plots.confusion_matrix(
             test["confusion_matrix"], test["class_names"], context.figure(f"confusion_{name}"),
-            title=f"{label}: test confusion matrix", note=note))
+            title=f"{one_line}; test confusion matrix", note=note))
     path = context.figure("curves_all")
     figure = plots.curve_panels(histories, path, note=note,
                                 title="loss and accuracy per epoch and scenario")

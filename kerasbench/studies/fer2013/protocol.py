@@ -17,6 +17,7 @@ intervals and paired tests of :mod:`.tables` are computed from.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -68,6 +69,17 @@ def configs(
     choice(balancing, "balancing (the method of the balanced scenarios S3/S4)",
            BALANCED_METHODS)
     choice(monitor_split, "monitor_split", MONITOR_SPLITS)
+    if isinstance(scenarios, str) or not isinstance(scenarios, Sequence):
+        raise ConfigError(f"scenarios must be a list of names from {list(SCENARIOS)}, e.g. "
+                          f"[{scenarios!r}], got {scenarios!r} ({type(scenarios).__name__})")
+    if not isinstance(backbones, Mapping) or not all(
+            isinstance(value, str) for value in backbones.values()):
+        raise ConfigError("backbones must map the paper's model names to registry names, "
+                          f"e.g. {dict(PAPER_BACKBONES)}, got {backbones!r}")
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise ConfigError(f"weights must be None, 'imagenet' or a weights file path, got "
+                          f"{weights!r} ({type(weights).__name__})")
+    check_augmentation(augmentation)
     scenarios = list(scenarios)
     unknown = [name for name in scenarios if name not in SCENARIOS]
     if unknown or not scenarios:
@@ -103,6 +115,22 @@ def configs(
         return with_seeds(planned, seeds)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+
+
+def check_augmentation(augmentation: Mapping | None) -> None:
+    """ImageDataGenerator-style settings (every name and range checked now, with the
+    augmentation's own messages) or None / {} for none."""
+    if augmentation is None:
+        return
+    if not isinstance(augmentation, Mapping):
+        raise ConfigError("augmentation must be a dict of ImageDataGenerator-style settings "
+                          f"or None, got {augmentation!r} ({type(augmentation).__name__})")
+    from kerasbench.pipeline import Augmentation
+
+    try:
+        Augmentation(**augmentation)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"augmentation: {error}") from None
 
 
 def resolve(config: Mapping) -> dict:
