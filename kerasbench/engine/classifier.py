@@ -5,6 +5,12 @@ COVID X-ray, the clothing final models): seed, build the datasets from the index
 (oversampling the training split only), build and compile the model under the device's
 performance policy, fit with the standard callbacks, evaluate each split in one ordered
 pass. :func:`run_classification` wraps it in the engine's record-keeping.
+
+``distribution`` (:func:`kerasbench.engine.fitting.resolve_distribution`) places the
+training on one device, on every GPU (``MirroredStrategy``) or on a multi-worker cluster;
+``batch_size`` is the GLOBAL batch (the papers' numbers), split over the replicas, and
+the record's ``extra["distribution"]`` says how. The default ``"auto"`` never enters the
+resolved config (so run identities are unchanged); another value does, like any setting.
 """
 
 from __future__ import annotations
@@ -13,7 +19,12 @@ from collections.abc import Sequence
 
 from kerasbench.engine.evaluation import evaluate_splits
 from kerasbench.engine.execute import RunOutcome, RunSpec, TrainResult, execute
-from kerasbench.engine.fitting import fit_model
+from kerasbench.engine.fitting import (
+    XLA_UNDER_REPLICAS,
+    check_distribution,
+    fit_model,
+    resolve_distribution,
+)
 from kerasbench.store import RunStore
 from kerasbench.validate import known_keys
 
@@ -38,6 +49,10 @@ DEFAULT_CONFIG = {
     # Switches for kerasbench.performance.choose_policy ({"mixed_precision": False, ...});
     # None picks the device's best. The resolved policy is recorded in every record.
     "performance": None,
+    # "auto" (MirroredStrategy when more than one GPU is visible, else one device),
+    # "none", "mirrored" or "multi_worker" (TF_CONFIG). "auto" is left out of the resolved
+    # config, so the default does not change any run's identity.
+    "distribution": "auto",
     "seed": 42,
 }
 # Labels a study may add to a config (they enter the run's identity, not the training).
@@ -49,6 +64,8 @@ def resolve_config(config: dict) -> dict:
     otherwise silently create a new, different run)."""
     known_keys(config, [*DEFAULT_CONFIG, *LABEL_KEYS], "run settings")
     resolved = {**DEFAULT_CONFIG, **config}
+    if check_distribution(resolved.pop("distribution")) != "auto":
+        resolved["distribution"] = config["distribution"]
     if resolved["augmentation"] is not None and not isinstance(resolved["augmentation"], dict):
         raise ValueError("augmentation must be a dict of ImageDataGenerator-style settings or None")
     return resolved
@@ -65,13 +82,15 @@ def train_classifier(config: dict, index, *,
     from kerasbench.seeding import set_seed
 
     config = resolve_config(config)
+    distribution = resolve_distribution(config.get("distribution", "auto"))
     seed = set_seed(config["seed"])
     class_names = list(index.class_names)
     head = config["head"]
     train_frame = index.split("train")
     train_frame, class_weight = balance(train_frame, config["balancing"], len(class_names), seed)
     # A batch larger than the training split is capped (it would be one partial batch anyway),
-    # and the effective size is recorded so nobody mistakes it for the requested one.
+    # and the effective size is recorded so nobody mistakes it for the requested one. It is
+    # the global batch: each of the strategy's replicas computes its share of it.
     batch_size = min(int(config["batch_size"]), len(train_frame))
     label_mode = "binary" if head == "sigmoid" else config["label_mode"]
     augmentation = (Augmentation.from_image_data_generator(**config["augmentation"])
@@ -80,24 +99,32 @@ def train_classifier(config: dict, index, *,
     host_augmentation = None if policy.augment_on_device else augmentation
     common = {"image_size": config["image_size"], "channels": config["channels"],
               "label_mode": label_mode, "num_classes": len(class_names)}
-    train_dataset = make_dataset(train_frame, batch_size=batch_size, shuffle=True, seed=seed,
-                                 augmentation=host_augmentation, cache="memory", **common)
+    train_dataset = distribution.prepare(make_dataset(
+        train_frame, batch_size=batch_size, shuffle=True, seed=seed,
+        augmentation=host_augmentation, cache="memory", **common))
     validation_dataset = None
     if "validation" in index.splits:
-        validation_dataset = make_dataset(index.split("validation"), batch_size=batch_size,
-                                          shuffle=False, cache="memory", **common)
-    with policy.scope():
+        validation_dataset = distribution.prepare(make_dataset(
+            index.split("validation"), batch_size=batch_size, shuffle=False, cache="memory",
+            **common))
+    applied = policy.to_dict()
+    jit_compile = policy.jit_compile and distribution.allows_xla()
+    if policy.jit_compile and not jit_compile:
+        applied.update(jit_compile=False, xla_reason=XLA_UNDER_REPLICAS)
+    # Model, device augmentation, optimizer and metrics: all in the strategy's scope.
+    with policy.scope(), distribution.scope():
         model = build_classifier(
             config["backbone"], len(class_names), image_size=config["image_size"],
             weights=config["weights"], head=head, hidden_units=config["hidden_units"],
             dropout=config["dropout"], trainable=config["trainable"],
             channels=config["channels"],
         )
-    if policy.augment_on_device and augmentation is not None:
-        model = with_device_augmentation(model, augmentation, policy.jit_compile)
-    compile_classifier(model, optimizer=config["optimizer"], learning_rate=config["learning_rate"],
-                       weight_decay=config["weight_decay"], head=head, label_mode=label_mode)
-    model.jit_compile = policy.jit_compile
+        if policy.augment_on_device and augmentation is not None:
+            model = with_device_augmentation(model, augmentation, jit_compile)
+        compile_classifier(model, optimizer=config["optimizer"],
+                           learning_rate=config["learning_rate"],
+                           weight_decay=config["weight_decay"], head=head, label_mode=label_mode)
+    model.jit_compile = jit_compile
     outcome = fit_model(model, train_dataset, validation_dataset, epochs=config["epochs"],
                         early_stopping=config["early_stopping"], class_weight=class_weight,
                         verbose=verbose)
@@ -109,13 +136,14 @@ def train_classifier(config: dict, index, *,
         metrics=metrics,
         history=history,
         durations={"train_s": outcome["seconds"], **durations},
-        policy=policy.to_dict(),
+        policy=applied,
         extra={
             "final_epoch_metrics": {key: values[-1] for key, values in history.items() if values},
             "training": {key: value for key, value in outcome.items()
                          if key not in ("history", "seconds")},
             "parameters": parameter_counts(model),
             "batch_size_effective": batch_size,
+            "distribution": distribution.describe(batch_size),
             "train_rows": len(train_frame),
             "class_names": class_names,
         },

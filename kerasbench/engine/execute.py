@@ -6,6 +6,11 @@ trains and evaluates it and returns a :class:`TrainResult`. The engine owns ever
 around that: identity (``run_id``), skipping finished runs, timing, writing the finished
 or failed record, and progress. A run that raises leaves a ``failed`` record (with the
 error) and the exception propagates; the next attempt redoes it.
+
+With KerasTuner's distributed variables set (:mod:`kerasbench.engine.distributed`),
+:func:`execute`, :func:`execute_group`, :func:`run_each` and :func:`run_groups` hand
+their runs to the workers as trials (a worker executes them here, as in one process) and
+return every record once all have ended; the signatures and results are the same.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kerasbench.engine.progress import make_progress
-from kerasbench.records import RunRecord, make_run_id
+from kerasbench.records import RunRecord, config_hash, make_run_id
 from kerasbench.store import RunStore
 
 
@@ -103,9 +108,32 @@ def failed_record(spec: RunSpec, error: BaseException, seconds: float) -> RunRec
     )
 
 
+def _distributed():
+    """The distributed module when this call must go through the chief and its workers."""
+    from kerasbench.engine import distributed
+
+    return distributed if distributed.active() else None
+
+
+def _writes_record(result: TrainResult) -> bool:
+    """False in a multi-worker training's non-chief process: one record per run."""
+    return bool((result.extra.get("distribution") or {}).get("writes_records", True))
+
+
 def execute(spec: RunSpec, store: RunStore, work: Callable[[], TrainResult], *,
             overwrite: bool = False) -> RunOutcome:
-    """Run ``work`` for ``spec`` unless ``store`` holds it finished (``overwrite`` redoes)."""
+    """Run ``work`` for ``spec`` unless ``store`` holds it finished (``overwrite`` redoes).
+    Distributed, one worker runs it and every process gets its record (no model)."""
+    distributed = _distributed()
+    if distributed is not None:
+        return run_each([spec], store, lambda _: work(), overwrite=overwrite,
+                        progress=False)[0]
+    return execute_here(spec, store, work, overwrite=overwrite)
+
+
+def execute_here(spec: RunSpec, store: RunStore, work: Callable[[], TrainResult], *,
+                 overwrite: bool = False) -> RunOutcome:
+    """:func:`execute` in this process, whatever the distributed settings."""
     if not overwrite:
         existing = store.finished(spec.run_id)
         if existing is not None:
@@ -118,7 +146,9 @@ def execute(spec: RunSpec, store: RunStore, work: Callable[[], TrainResult], *,
         raise
     if not isinstance(result, TrainResult):
         raise TypeError(f"a run's work must return a TrainResult, got {type(result).__name__}")
-    record = store.write(make_record(spec, result, total_seconds=time.perf_counter() - start))
+    record = make_record(spec, result, total_seconds=time.perf_counter() - start)
+    if _writes_record(result):
+        store.write(record)
     if not record.finished:
         raise RuntimeError(f"run {spec.run_id} ({spec.describe()}) evaluated "
                            f"{record.evaluated_splits} but returned metrics for "
@@ -132,7 +162,17 @@ def execute_group(specs: Sequence[RunSpec], store: RunStore,
                   overwrite: bool = False) -> list[RunOutcome]:
     """Several runs produced by ONE training (e.g. one Siamese training evaluated at
     several epoch counts): ``work(needed)`` returns ``{run_id: TrainResult}`` for the
-    specs not yet finished. Outcomes come back in ``specs`` order."""
+    specs not yet finished. Outcomes come back in ``specs`` order. Distributed, the group
+    is one trial (see :func:`run_groups` to spread several groups over workers)."""
+    if _distributed() is not None:
+        return run_groups([specs], store, work, overwrite=overwrite, progress=False)[0]
+    return execute_group_here(specs, store, work, overwrite=overwrite)
+
+
+def execute_group_here(specs: Sequence[RunSpec], store: RunStore,
+                       work: Callable[[list[RunSpec]], dict[str, TrainResult]], *,
+                       overwrite: bool = False) -> list[RunOutcome]:
+    """:func:`execute_group` in this process, whatever the distributed settings."""
     outcomes: dict[str, RunOutcome] = {}
     needed = []
     for spec in specs:
@@ -155,7 +195,9 @@ def execute_group(specs: Sequence[RunSpec], store: RunStore,
                 raise RuntimeError(f"grouped work returned no result for {spec.describe()}")
             result = results[spec.run_id]
             total = result.durations.get("total_s", seconds)
-            record = store.write(make_record(spec, result, total_seconds=total))
+            record = make_record(spec, result, total_seconds=total)
+            if _writes_record(result):
+                store.write(record)
             outcomes[spec.run_id] = RunOutcome(record=record, model=result.model,
                                                predictions=result.predictions, result=result)
     return [outcomes[spec.run_id] for spec in specs]
@@ -164,15 +206,64 @@ def execute_group(specs: Sequence[RunSpec], store: RunStore,
 def run_each(specs: Sequence[RunSpec], store: RunStore, work: Callable[[RunSpec], TrainResult],
              *, overwrite: bool = False, progress=True, label: str = "",
              summary: Callable[[RunRecord], str] | None = None) -> list[RunOutcome]:
-    """:func:`execute` every spec in order, with one progress line per run."""
+    """:func:`execute` every spec in order, with one progress line per run.
+
+    Distributed (KerasTuner's variables set), each distinct run is one trial for the
+    workers; the chief and every worker return all the outcomes (records read from the
+    store, without models or predictions) once every run has ended, and raise
+    :class:`~kerasbench.engine.distributed.RunsFailed` if one failed.
+    """
     reporter = make_progress(progress, len(specs), label or (specs[0].study if specs else ""))
+    distributed = _distributed()
+    if distributed is not None:
+        unique = list({spec.run_id: spec for spec in specs}.values())
+        tasks = [distributed.Task(
+            key=spec.run_id, specs=[spec], description=spec.describe(),
+            run=lambda spec=spec: [execute_here(spec, store, lambda: work(spec),
+                                                overwrite=overwrite)])
+            for spec in unique]
+        phase = distributed.run_tasks(tasks, store, label=label or "run_each",
+                                      overwrite=overwrite, reporter=reporter,
+                                      summary=summary)
+        return [phase.outcomes[spec.run_id] for spec in specs]
     outcomes = []
     for spec in specs:
         start = time.perf_counter()
-        outcome = execute(spec, store, lambda spec=spec: work(spec), overwrite=overwrite)
+        outcome = execute_here(spec, store, lambda spec=spec: work(spec), overwrite=overwrite)
         outcomes.append(outcome)
         if reporter is not None:
             reporter.step(spec.describe(), skipped=outcome.skipped,
                           seconds=time.perf_counter() - start,
                           summary=summary(outcome.record) if summary else "")
     return outcomes
+
+
+def run_groups(groups: Sequence[Sequence[RunSpec]], store: RunStore,
+               work: Callable[[list[RunSpec]], dict[str, TrainResult]], *,
+               overwrite: bool = False, progress=True, label: str = "") -> list[list[RunOutcome]]:
+    """:func:`execute_group` for each group in order (one training per group); outcomes
+    per group. Distributed, each group is one trial, so groups train on several workers
+    at once (a loop of :func:`execute_group` calls would run them one after another)."""
+    groups = [list(group) for group in groups]
+    specs = [spec for group in groups for spec in group]
+    reporter = make_progress(progress, len(specs), label or (specs[0].study if specs else ""))
+    distributed = _distributed()
+    if distributed is None:
+        results = []
+        for group in groups:
+            start = time.perf_counter()
+            outcomes = execute_group_here(group, store, work, overwrite=overwrite)
+            for spec, outcome in zip(group, outcomes):
+                if reporter is not None:
+                    reporter.step(spec.describe(), skipped=outcome.skipped,
+                                  seconds=time.perf_counter() - start)
+            results.append(outcomes)
+        return results
+    tasks = [distributed.Task(
+        key=config_hash({"group": [spec.run_id for spec in group]}, length=16), specs=group,
+        description=group[0].describe() if group else "",
+        run=lambda group=group: execute_group_here(group, store, work, overwrite=overwrite))
+        for group in groups]
+    phase = distributed.run_tasks(tasks, store, label=label or "run_groups",
+                                  overwrite=overwrite, reporter=reporter)
+    return [[phase.outcomes[spec.run_id] for spec in group] for group in groups]

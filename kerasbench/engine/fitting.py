@@ -1,10 +1,15 @@
 """Fitting a Keras model the same way for every kind of run: the same callbacks (epoch
-timer, early stopping, any extra ones), the same history format, the same outcome."""
+timer, early stopping, any extra ones), the same history format, the same outcome; and
+on which devices (:func:`resolve_distribution`: one device, ``MirroredStrategy`` over the
+GPUs, or ``MultiWorkerMirroredStrategy`` across machines)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -58,12 +63,16 @@ def fit_model(model, train_dataset, validation_dataset=None, *, epochs: int,
     stopper = next((c for c in all_callbacks if isinstance(c, keras.callbacks.EarlyStopping)),
                    None)
     start = time.perf_counter()
-    history = model.fit(
-        train_dataset, validation_data=validation_dataset, epochs=int(epochs),
-        class_weight=class_weight, callbacks=all_callbacks, verbose=verbose,
-        shuffle=False,  # the tf.data pipeline (or the caller's order) already shuffles
-        **fit_options,
-    )
+    if _replicas(model) > 1 and not fit_options:
+        history = fit_replicated(model, train_dataset, validation_dataset, epochs=int(epochs),
+                                 callbacks=all_callbacks, class_weight=class_weight)
+    else:
+        history = model.fit(
+            train_dataset, validation_data=validation_dataset, epochs=int(epochs),
+            class_weight=class_weight, callbacks=all_callbacks, verbose=verbose,
+            shuffle=False,  # the tf.data pipeline (or the caller's order) already shuffles
+            **fit_options,
+        )
     seconds = time.perf_counter() - start
     values = history_dict(history.history)
     epochs_run = len(next(iter(values.values()))) if values else 0
@@ -77,6 +86,105 @@ def fit_model(model, train_dataset, validation_dataset=None, *, epochs: int,
         outcome["stopped_early"] = epochs_run < epochs
         outcome["restored_best_weights"] = bool(stopper.restore_best_weights)
     return outcome
+
+
+def _replicas(model) -> int:
+    """Replicas of the strategy ``model`` was built under (1 without one)."""
+    import tensorflow as tf
+
+    strategy = getattr(model, "distribute_strategy", None)
+    if not isinstance(strategy, (tf.distribute.MirroredStrategy,
+                                 tf.distribute.MultiWorkerMirroredStrategy)):
+        return 1
+    return int(strategy.num_replicas_in_sync)
+
+
+def _replicated(strategy, step):
+    """One distributed step over the next batch; per-replica results averaged."""
+    import tensorflow as tf
+
+    @tf.function
+    def function(iterator):
+        outputs = strategy.run(step, args=(next(iterator),))
+        return {key: strategy.reduce("MEAN", value, axis=None) for key, value in outputs.items()}
+
+    return function
+
+
+def _passes(strategy, dataset):
+    """``(steps per epoch, distributed dataset)``; each epoch is one pass (iterator)."""
+    steps = int(dataset.cardinality())
+    if steps < 0:
+        raise ValueError("training under a strategy needs datasets of known length")
+    return steps, strategy.experimental_distribute_dataset(dataset)
+
+
+def _run_epoch(function, steps, distributed, *, keep_in_step: bool = False) -> dict:
+    iterator, logs = iter(distributed), {}
+    for _ in range(steps):
+        logs = function(iterator)
+    if keep_in_step:
+        # Keras's fit on one device starts one more pass at the end of each epoch (its
+        # epoch iterator renews itself once it has seen every batch, and the next epoch
+        # starts its own): as many passes keep tf.data's per-pass reshuffles - the epochs'
+        # orders - the same as on one device.
+        iter(distributed)
+    return {key: float(value) for key, value in logs.items()}
+
+
+def fit_replicated(model, train_dataset, validation_dataset=None, *, epochs: int,
+                   callbacks: Sequence = (), class_weight=None):
+    """``model.fit`` for a model built under a multi-replica strategy: Keras's own
+    ``train_step`` / ``test_step`` run by the strategy, one step per global batch, with
+    the same callbacks and history. Not ``fit`` itself, which under a strategy (Keras 3.15,
+    TensorFlow backend) first draws a batch from a fresh pass for a symbolic build - moving
+    tf.data's per-epoch shuffle one epoch along, so results differ from one device - and
+    which fails outright under MultiWorkerMirroredStrategy (keras-team/keras#20585: the
+    input batch is reduced across workers, and scalar logs averaged over axis 0). Loss,
+    metrics and optimizer are built first, outside a replica context."""
+    import tensorflow as tf
+
+    strategy = model.distribute_strategy
+    if class_weight:
+        weights = tf.constant([float(class_weight[i]) for i in range(len(class_weight))])
+
+        def weighted(x, y):
+            one_hot = y.shape.rank == 2 and (y.shape[-1] or 1) > 1
+            labels = tf.argmax(y, axis=-1) if one_hot else tf.reshape(y, [-1])
+            return x, y, tf.gather(weights, tf.cast(labels, tf.int32))
+
+        train_dataset = train_dataset.map(weighted)
+    # A batch of zeros of the input's shape (taking a real batch would start a pass over
+    # the data and move tf.data's per-epoch shuffle along).
+    x, y = (tf.zeros([1, *spec.shape[1:]], spec.dtype) for spec in train_dataset.element_spec[:2])
+    with strategy.scope():
+        y_pred = model(x, training=False)
+        model.compute_loss(x=x, y=y, y_pred=y_pred)
+        model.compute_metrics(x, y, y_pred, sample_weight=None)
+        model.optimizer.build(model.trainable_variables)
+    model.reset_metrics()
+    history = keras.callbacks.History()
+    callback_list = keras.callbacks.CallbackList([*callbacks, history], model=model,
+                                                 epochs=epochs, verbose=0)
+    train_step = _replicated(strategy, model.train_step)
+    test_step = _replicated(strategy, model.test_step)
+    train = _passes(strategy, train_dataset)
+    validation = _passes(strategy, validation_dataset) if validation_dataset is not None else None
+    model.stop_training = False
+    callback_list.on_train_begin()
+    for epoch in range(int(epochs)):
+        model.reset_metrics()
+        callback_list.on_epoch_begin(epoch)
+        logs = _run_epoch(train_step, *train, keep_in_step=True)
+        if validation is not None:
+            model.reset_metrics()
+            logs.update({f"val_{key}": value
+                         for key, value in _run_epoch(test_step, *validation).items()})
+        callback_list.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    callback_list.on_train_end()
+    return history
 
 
 def epoch_order(rows: int, seed: int, epoch: int) -> np.ndarray:
@@ -101,3 +209,117 @@ def fit_epochs(model, make_epoch, validation, *, epochs: int, rows: int, seed: i
                         steps_per_epoch=-(-int(rows) // int(batch_size)),
                         validation_batch_size=validation_batch_size)
     return outcome["history"]
+
+
+# --------------------------------------------------------------------------- devices
+
+DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker")
+# Keras 3 on TensorFlow cannot compile a MirroredStrategy training step with XLA
+# (keras-team/keras#20763: "merge_call called while defining a new graph"; on logical CPU
+# devices XLA cannot reach the other replica's variables): XLA is off when replicas > 1.
+XLA_UNDER_REPLICAS = "XLA off: Keras cannot compile a multi-replica step (keras-team/keras#20763)"
+_STRATEGIES: dict = {}
+
+
+@dataclass
+class Distribution:
+    """How one training uses the devices: ``kind`` none / mirrored / multi_worker, the
+    strategy (``None`` for none) and its replicas; the batch size in configs is global."""
+
+    setting: str
+    kind: str
+    strategy: object = None
+    replicas: int = 1
+    reason: str = ""
+
+    def scope(self):
+        """Build, compile (optimizer, metrics) and wrap models inside this block."""
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+
+    @property
+    def writes_records(self) -> bool:
+        """False in a multi-worker cluster's non-chief processes (one record per run)."""
+        if self.kind != "multi_worker":
+            return True
+        return bool(self.strategy.extended.should_checkpoint)
+
+    def allows_xla(self) -> bool:
+        return self.replicas == 1 and self.kind != "multi_worker"
+
+    def prepare(self, dataset):
+        """A multi-worker dataset is sharded by batches (every worker builds the same
+        seeded pipeline from the same files; file sharding would need one file per shard)."""
+        if self.kind != "multi_worker" or dataset is None:
+            return dataset
+        import tensorflow as tf
+
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
+        return dataset.with_options(options)
+
+    def describe(self, global_batch: int) -> dict:
+        """What the record says: strategy, replicas, and the global and per-replica batch."""
+        return {"setting": self.setting, "kind": self.kind,
+                "strategy": type(self.strategy).__name__ if self.strategy else None,
+                "replicas": self.replicas, "global_batch": int(global_batch),
+                "per_replica_batch": -(-int(global_batch) // self.replicas),
+                "writes_records": self.writes_records, "reason": self.reason}
+
+
+def check_distribution(setting) -> str:
+    if setting not in DISTRIBUTIONS:
+        raise ValueError(f"distribution must be one of {list(DISTRIBUTIONS)}, got {setting!r}")
+    return setting
+
+
+def strategy_for(kind: str):
+    """One strategy per kind per process (a MultiWorkerMirroredStrategy can be made only
+    once, before TensorFlow runs anything: call this first thing in such a program)."""
+    import tensorflow as tf
+
+    if kind not in _STRATEGIES:
+        if kind == "mirrored":
+            gpus = tf.config.list_logical_devices("GPU")
+            cpus = tf.config.list_logical_devices("CPU")
+            devices = [d.name for d in gpus] if gpus else [d.name for d in cpus]
+            _STRATEGIES[kind] = tf.distribute.MirroredStrategy(devices)
+        elif kind == "multi_worker":
+            if not os.environ.get("TF_CONFIG"):
+                raise ValueError("distribution 'multi_worker' needs TF_CONFIG (the cluster "
+                                 "and this task); see docs/scaling.md")
+            try:
+                _STRATEGIES[kind] = tf.distribute.MultiWorkerMirroredStrategy()
+            except (RuntimeError, ValueError) as error:
+                raise RuntimeError(
+                    "MultiWorkerMirroredStrategy must be created before TensorFlow runs "
+                    "anything: call kerasbench.engine.fitting.strategy_for('multi_worker') "
+                    f"at the start of the program ({error})") from error
+        else:
+            raise ValueError(f"no strategy for distribution kind {kind!r}")
+    return _STRATEGIES[kind]
+
+
+def resolve_distribution(setting: str = "auto") -> Distribution:
+    """``"auto"``: MirroredStrategy when more than one GPU is visible, else none (the
+    environment variable ``KERASBENCH_DISTRIBUTION`` may name another setting for
+    ``"auto"``, e.g. ``none`` or ``multi_worker``); ``"none"``; ``"mirrored"`` (every GPU,
+    or every logical CPU device when there is no GPU); ``"multi_worker"`` (TF_CONFIG)."""
+    import tensorflow as tf
+
+    setting = check_distribution(setting)
+    kind, reason = setting, "asked for"
+    if setting == "auto":
+        override = os.environ.get("KERASBENCH_DISTRIBUTION", "").strip()
+        if override and override != "auto":
+            kind, reason = check_distribution(override), "KERASBENCH_DISTRIBUTION"
+        else:
+            gpus = len(tf.config.list_physical_devices("GPU"))
+            kind = "mirrored" if gpus > 1 else "none"
+            reason = f"auto: {gpus} GPU(s) visible"
+    if kind == "none":
+        return Distribution(setting, "none", reason=reason)
+    strategy = strategy_for(kind)
+    if kind == "mirrored" and strategy.num_replicas_in_sync == 1:
+        return Distribution(setting, "none", reason="mirrored on one device: no strategy")
+    return Distribution(setting, kind, strategy, int(strategy.num_replicas_in_sync), reason)

@@ -17,6 +17,11 @@ The store, not KerasTuner's project folder, is the source of truth for what is d
 - a point that raises stops the grid with a :class:`GridTrialError` naming its settings
   (KerasTuner would otherwise mark the trial failed and carry on); its failed record
   stays in the store, and the next call runs it again.
+
+With KerasTuner's distributed variables set (:mod:`kerasbench.engine.distributed`) the
+points are trials of the chief's oracle, run by the workers; the chief and the workers
+return the same :class:`GridOutcome` (records read from the shared store) once every
+point has ended, and a failed point raises :class:`GridTrialError` everywhere.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from pathlib import Path
 
 import keras_tuner
 
-from kerasbench.engine.execute import RunOutcome, RunSpec, TrainResult, execute
+from kerasbench.engine.execute import RunOutcome, RunSpec, TrainResult, execute_here
 from kerasbench.engine.progress import make_progress
 from kerasbench.errors import ConfigError
 from kerasbench.records import RunRecord, config_hash
@@ -127,8 +132,8 @@ class GridTuner(keras_tuner.Tuner):
         spec = self.spec_for(dict(point))
         start = time.perf_counter()
         try:
-            outcome = execute(spec, self.store, lambda: self.work(spec, dict(point)),
-                              overwrite=self.rerun_finished)
+            outcome = execute_here(spec, self.store, lambda: self.work(spec, dict(point)),
+                                   overwrite=self.rerun_finished)
         except Exception as error:
             raise GridTrialError(
                 f"grid point {point} ({spec.describe()}, run {spec.run_id}) failed: "
@@ -165,7 +170,8 @@ def run_grid(space: Mapping[str, Sequence], spec_for: Callable[[dict], RunSpec],
         work: ``(spec, point) -> TrainResult``, called only for points not finished.
         store: where the records go (and are looked up).
         directory: KerasTuner's project folder goes here (rewritten by every call: the
-            store decides what is done); a temporary folder when ``None``.
+            store decides what is done); a temporary folder when ``None``. Distributed,
+            the chief's oracle keeps its own temporary folder.
         objective: ``(split, metric)`` of the record reported to KerasTuner.
         overwrite: run every point again even when its record is finished.
         progress, label, summary: as for :func:`~kerasbench.engine.run_each` (one line
@@ -198,6 +204,28 @@ def run_grid(space: Mapping[str, Sequence], spec_for: Callable[[dict], RunSpec],
         if on_outcome is not None:
             on_outcome(outcome, seconds)
 
+    from kerasbench.engine import distributed
+
+    project_name = "grid_" + config_hash({"space": space, "first": specs[0].config,
+                                          "data": specs[0].dataset_fingerprint})
+    start = time.perf_counter()
+    if distributed.active():
+        tasks = [distributed.Task(
+            key=spec.run_id, specs=[spec], description=spec.describe(describe),
+            run=lambda spec=spec, point=point: [execute_here(
+                spec, store, lambda: work(spec, dict(point)), overwrite=overwrite)])
+            for point, spec in zip(points, specs)]
+        try:
+            phase = distributed.run_tasks(tasks, store, label=project_name, overwrite=overwrite,
+                                          reporter=reporter, on_ended=on_outcome,
+                                          summary=summary)
+        except distributed.RunsFailed as error:
+            raise GridTrialError(f"grid points {[by_run[run_id] for run_id in error.failed]} "
+                                 f"did not finish: {error}") from error
+        return GridOutcome(outcomes=[phase.outcomes[spec.run_id] for spec in specs],
+                           points=points, computed=phase.computed, skipped=phase.skipped,
+                           seconds=time.perf_counter() - start, trials=phase.trials)
+
     hyperparameters = keras_tuner.HyperParameters()
     for name, values in space.items():
         hyperparameters.Choice(name, values, default=values[0])
@@ -206,9 +234,6 @@ def run_grid(space: Mapping[str, Sequence], spec_for: Callable[[dict], RunSpec],
         objective=keras_tuner.Objective(objective_name, direction=direction),
         hyperparameters=hyperparameters, allow_new_entries=False, tune_new_entries=False,
     )
-    project_name = "grid_" + config_hash({"space": space, "first": specs[0].config,
-                                          "data": specs[0].dataset_fingerprint})
-    start = time.perf_counter()
     folder = (contextlib.nullcontext(directory) if directory is not None
               else tempfile.TemporaryDirectory(prefix="kerasbench-grid-"))
     with folder as project_folder:
