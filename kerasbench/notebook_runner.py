@@ -261,6 +261,14 @@ def run_study(study: str, profile: str = "demo", *, results_root: Path | None = 
                                     overrides=overrides, notebooks=notebooks, profiles=profiles)
     output_dir.mkdir(parents=True, exist_ok=True)
     executed = output_dir / f"{study}.ipynb"
+    from kerasbench.engine import distributed
+
+    worker = distributed.is_worker()
+    if worker:
+        # A worker's copy of the notebook stops after the runs (WorkerFinished); the
+        # chief's is the study's notebook.
+        executed = output_dir / "workers" / distributed.tuner_id() / f"{study}.ipynb"
+        executed.parent.mkdir(parents=True, exist_ok=True)
     try:
         papermill.execute_notebook(
             str(notebook_path(study, notebooks)), str(executed), parameters=parameters,
@@ -268,6 +276,8 @@ def run_study(study: str, profile: str = "demo", *, results_root: Path | None = 
             execution_timeout=timeout, progress_bar=progress_bar, log_output=log_output,
         )
     except papermill.PapermillExecutionError as error:
+        if worker and error.ename == "WorkerFinished":
+            return executed
         reason = f"cell {error.exec_count} raised {error.ename}: {error.evalue}"
         raise NotebookFailed(study, executed, reason) from error
     except Exception as error:  # kernel died, timeout, ...: the notebook is still saved

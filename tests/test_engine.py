@@ -162,7 +162,10 @@ def test_on_cpu_the_default_policy_changes_no_number(tiny_index, tmp_path):
         {**config, "performance": {"mixed_precision": False, "jit_compile": False,
                                    "augment_on_device": False}}, tiny_index, store).record
     assert default.run_id != switched_off.run_id  # two runs, not a skip
-    assert default.policy == switched_off.policy
+    # The same switches; only the recorded reason for the XLA choice differs.
+    without_reason = [{k: v for k, v in record.policy.items() if k != "xla_reason"}
+                      for record in (default, switched_off)]
+    assert without_reason[0] == without_reason[1]
     np.testing.assert_array_equal(default.history["loss"], switched_off.history["loss"])
     assert default.metrics["test"] == switched_off.metrics["test"]
 

@@ -50,6 +50,10 @@ def add_parser(commands) -> None:
                           help="no progress bar")
     parser.add_argument("--timeout", type=int, default=3600, metavar="S",
                         help="seconds one cell may run (default 3600)")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="run each study's runs over N local KerasTuner workers plus a "
+                             "chief on 127.0.0.1 (one GPU each when several are visible); "
+                             "records are the same as in one process (see docs/scaling.md)")
     parser.add_argument("--kernel", default=None,
                         help="Jupyter kernel name (default: this Python, whatever kernels "
                              "are installed)")
@@ -105,6 +109,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"kerasbench run: {missing}", file=sys.stderr)
         return 1
     link_weights_into_cache()
+    if args.workers:
+        return _run_with_workers(args, studies)
     if args.log_output:
         _configure_cell_log()
     progress = sys.stderr.isatty() if args.progress is None else args.progress
@@ -145,3 +151,25 @@ def main(args: argparse.Namespace) -> int:
           f"{results_root / args.profile}; `kerasbench report {results_root}` builds the "
           "HTML page", flush=True)
     return 0
+
+
+def _run_with_workers(args: argparse.Namespace, studies: list[str]) -> int:
+    """The same ``kerasbench run`` as one chief and ``--workers`` workers (each a full
+    process running the notebook; the study's runs are shared out through KerasTuner's
+    oracle, and only the chief goes on to tables and figures)."""
+    from kerasbench.cli import CommandError
+    from kerasbench.engine.distributed import launch_local_workers
+
+    if args.workers < 1:
+        raise CommandError(f"--workers must be a positive integer, got {args.workers}")
+    command = [sys.executable, "-m", "kerasbench", "run", *studies,
+               "--profile", args.profile, "--no-progress", "--timeout", str(args.timeout)]
+    for flag, value in (("--data-dir", args.data_dir), ("--data-root", args.data_root),
+                        ("--output-dir", args.output_dir), ("--kernel", args.kernel)):
+        if value:
+            command += [flag, str(value)]
+    for item in args.parameter:
+        command += ["-p", item]
+    if args.log_output:
+        command.append("--log-output")
+    return launch_local_workers(command, args.workers, timeout=None)

@@ -8,7 +8,7 @@ the study then reads them through the same :func:`kerasbench.data.index.index_fo
 as real data. The images are synthetic: they show that the code runs and that a model
 can learn something; any accuracy measured on them says nothing about the papers' results.
 
-Here: the writing machinery (:func:`_materialise`), the geometric primitives, the face
+Here: the writing machinery (:func:`materialise`), the geometric primitives, the face
 drawing shared by the face, emotion and Down syndrome sets, and :func:`make_binary`, the
 two-class generator a study gives its own drawing (``draw=``).
 
@@ -36,19 +36,10 @@ import numpy as np
 from kerasbench.errors import ConfigError, DatasetError
 
 __all__ = [
-    "CLOTHING_CLASSES",
-    "DEMO_DATASETS",
-    "FER_CLASSES",
-    "GENERATOR_VERSION",
-    "MARKER",
-    "demo_folder",
-    "is_demo_folder",
-    "make_binary",
-    "make_clothing",
-    "make_covid",
-    "make_down_syndrome",
-    "make_faces",
-    "make_fer",
+    "GENERATOR_VERSION", "MARKER", "SPLIT_NAMES", "capsule", "check_count", "coordinate_grid",
+    "curve", "demo_base", "demo_folder", "demo_name", "draw_face", "ellipse", "face_template",
+    "finish_image", "is_demo_folder", "make_binary", "materialise", "posed_coordinates", "quad",
+    "ramp", "rect", "save_image", "split_counts",
 ]
 
 GENERATOR_VERSION = 1
@@ -84,7 +75,7 @@ def _marker_text(name: str, seed: int, params: dict, description: str) -> str:
     )
 
 
-def _materialise(
+def materialise(
     folder: str | os.PathLike,
     name: str,
     seed: int,
@@ -124,6 +115,11 @@ def _materialise(
 
 
 def _swap_into_place(tmp: Path, folder: Path, text: str) -> None:
+    marker = folder / MARKER
+    if marker.is_file() and marker.read_text(encoding="utf-8") == text:
+        # Another process (a distributed worker) finished the same set first: keep its
+        # files, which others may already be reading (same bytes, same modification times).
+        return
     old = None
     if folder.exists():
         old = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
@@ -138,7 +134,7 @@ def _swap_into_place(tmp: Path, folder: Path, text: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _save(array: np.ndarray, path: Path, fmt: str) -> None:
+def save_image(array: np.ndarray, path: Path, fmt: str) -> None:
     from PIL import Image
 
     image = Image.fromarray(array)
@@ -153,7 +149,7 @@ def _save(array: np.ndarray, path: Path, fmt: str) -> None:
         raise ConfigError(f"unsupported image format {fmt!r}: use jpg, png or pgm")
 
 
-def _finish(canvas: np.ndarray, size: int, rng: np.random.Generator, noise: float) -> np.ndarray:
+def finish_image(canvas: np.ndarray, size: int, rng: np.random.Generator, noise: float) -> np.ndarray:
     """Supersampled float canvas -> uint8 image of ``size`` with pixel noise."""
     from PIL import Image
 
@@ -166,20 +162,20 @@ def _finish(canvas: np.ndarray, size: int, rng: np.random.Generator, noise: floa
     return out if channels > 1 else out.reshape(size, size)
 
 
-def _check_count(name: str, value, minimum: int = 0) -> int:
+def check_count(name: str, value, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ConfigError(f"{name} must be an int >= {minimum}, got {value!r}")
     return int(value)
 
 
-def _split_counts(name: str, value, layout: str) -> tuple:
+def split_counts(name: str, value, layout: str) -> tuple:
     if layout == "flat":
-        return (_check_count(name, value, 1),)
+        return (check_count(name, value, 1),)
     if not isinstance(value, (tuple, list)) or len(value) != 3:
         raise ConfigError(
             f"{name} must be (train, validation, test) counts for split layout, got {value!r}"
         )
-    counts = tuple(_check_count(f"{name}[{i}]", v) for i, v in enumerate(value))
+    counts = tuple(check_count(f"{name}[{i}]", v) for i, v in enumerate(value))
     if counts[0] < 1:
         raise ConfigError(f"{name}: the train count must be at least 1, got {value!r}")
     return counts
@@ -188,14 +184,14 @@ def _split_counts(name: str, value, layout: str) -> tuple:
 # --------------------------------------------------------------------------- geometry
 
 
-def _grid(size: int) -> tuple:
+def coordinate_grid(size: int) -> tuple:
     n = size * _SUPERSAMPLE
     c = ((np.arange(n, dtype=np.float32) + 0.5) / n) * 2.0 - 1.0
     yy, xx = np.meshgrid(c, c, indexing="ij")
     return xx, yy
 
 
-def _pose(xx, yy, cx, cy, scale, angle, flip=False):
+def posed_coordinates(xx, yy, cx, cy, scale, angle, flip=False):
     """Grid coordinates in the object's own frame (u right, v down, unit ~ half image)."""
     ca, sa = np.cos(angle), np.sin(angle)
     dx, dy = xx - cx, yy - cy
@@ -204,15 +200,15 @@ def _pose(xx, yy, cx, cy, scale, angle, flip=False):
     return (-u if flip else u), v
 
 
-def _ellipse(u, v, cu, cv, ru, rv):
+def ellipse(u, v, cu, cv, ru, rv):
     return ((u - cu) / ru) ** 2 + ((v - cv) / rv) ** 2 <= 1.0
 
 
-def _rect(u, v, u0, u1, v0, v1):
+def rect(u, v, u0, u1, v0, v1):
     return (u >= u0) & (u <= u1) & (v >= v0) & (v <= v1)
 
 
-def _quad(u, v, v0, v1, top, bottom):
+def quad(u, v, v0, v1, top, bottom):
     """Region between v0 and v1 whose left/right edges go linearly from top to bottom."""
     t = (v - v0) / (v1 - v0)
     left = top[0] + (bottom[0] - top[0]) * t
@@ -220,7 +216,7 @@ def _quad(u, v, v0, v1, top, bottom):
     return (t >= 0) & (t <= 1) & (u >= left) & (u <= right)
 
 
-def _capsule(u, v, p0, p1, r):
+def capsule(u, v, p0, p1, r):
     """Points within r of the segment p0-p1 (a bar with rounded ends)."""
     (u0, v0), (u1, v1) = p0, p1
     du, dv = u1 - u0, v1 - v0
@@ -228,7 +224,7 @@ def _capsule(u, v, p0, p1, r):
     return (u - u0 - t * du) ** 2 + (v - v0 - t * dv) ** 2 <= r * r
 
 
-def _curve(u, v, cu, cv, half_width, bend, thickness, skew=0.0):
+def curve(u, v, cu, cv, half_width, bend, thickness, skew=0.0):
     """A bent line: v = cv - bend * x^2 + skew * x for x = (u - cu) / half_width in [-1, 1].
 
     Positive ``bend`` lifts the ends (a smile); negative drops them (a frown).
@@ -238,14 +234,14 @@ def _curve(u, v, cu, cv, half_width, bend, thickness, skew=0.0):
     return (np.abs(x) <= 1.0) & (np.abs(v - centre) <= thickness)
 
 
-def _ramp(xx, yy, angle, amount):
+def ramp(xx, yy, angle, amount):
     """Linear lighting across the image, in grey levels, centred on zero."""
     return amount * (np.cos(angle) * xx + np.sin(angle) * yy)
 
 
 # --------------------------------------------------------------------------- clothing
 
-def _face_template(rng: np.random.Generator) -> dict:
+def face_template(rng: np.random.Generator) -> dict:
     return {
         "head_rx": rng.uniform(0.5, 0.66),
         "head_ry": rng.uniform(0.7, 0.86),
@@ -272,7 +268,7 @@ def _face_template(rng: np.random.Generator) -> dict:
     }
 
 
-def _draw_face(
+def draw_face(
     t: dict,
     size: int,
     rng: np.random.Generator,
@@ -293,8 +289,8 @@ def _draw_face(
     tint: tuple | None = None,
 ) -> np.ndarray:
     """One face from template ``t``; keyword arguments set the expression."""
-    xx, yy = _grid(size)
-    u, v = _pose(
+    xx, yy = coordinate_grid(size)
+    u, v = posed_coordinates(
         xx,
         yy,
         rng.normal(0, pose),
@@ -306,14 +302,14 @@ def _draw_face(
     canvas = np.full(xx.shape, t["background"], dtype=np.float32)
     canvas += rng.normal(0, 8)
     rx, ry = t["head_rx"], t["head_ry"]
-    hair_back = _ellipse(u, v, 0, -0.05, rx * t["hair_volume"], ry * 1.02)
-    head = _ellipse(u, v, 0, 0.02, rx, ry)
+    hair_back = ellipse(u, v, 0, -0.05, rx * t["hair_volume"], ry * 1.02)
+    head = ellipse(u, v, 0, 0.02, rx, ry)
     canvas[hair_back & (v < 0.1)] = t["hair"]
     skin = t["skin"] + rng.normal(0, 6)
     canvas[head] = skin
     canvas[head & (v < t["hairline"] + 0.05 * np.sin(3 * u))] = t["hair"]
     for side in (-1, 1):
-        canvas[_ellipse(u, v, side * rx, 0.0, 0.07, 0.14) & ~head] = skin - 12  # ears
+        canvas[ellipse(u, v, side * rx, 0.0, 0.07, 0.14) & ~head] = skin - 12  # ears
     fu = u - turn
     er = t["eye_r"] * eye_scale
     for side in (-1, 1):
@@ -323,14 +319,14 @@ def _draw_face(
         eu = (fu - cu) * np.cos(tilt) + (v - cv) * np.sin(tilt)
         ev = -(fu - cu) * np.sin(tilt) + (v - cv) * np.cos(tilt)
         if blink:
-            canvas[_curve(eu, ev, 0, 0, er * 1.2, 0.0, 0.012)] = t["eye_dark"]
+            canvas[curve(eu, ev, 0, 0, er * 1.2, 0.0, 0.012)] = t["eye_dark"]
         else:
-            canvas[_ellipse(eu, ev, 0, 0, er * 1.3, er * 0.8)] = 235
-            canvas[_ellipse(eu, ev, 0, 0, er * 0.55, er * 0.55)] = t["eye_dark"]
+            canvas[ellipse(eu, ev, 0, 0, er * 1.3, er * 0.8)] = 235
+            canvas[ellipse(eu, ev, 0, 0, er * 0.55, er * 0.55)] = t["eye_dark"]
         inner = side * t["brow_gap"] * 0.6
         outer = side * (t["eye_dx"] + er * 1.5)
         bv = t["eye_v"] - er - 0.08 - brow_raise
-        brow = _capsule(
+        brow = capsule(
             fu,
             v,
             (inner, bv - brow_inner),
@@ -339,33 +335,33 @@ def _draw_face(
         )
         canvas[brow & head] = t["hair"] * 0.8
         if t["glasses"]:
-            ring = _ellipse(fu, v, cu, cv, er * 2.0, er * 1.6) & ~_ellipse(
+            ring = ellipse(fu, v, cu, cv, er * 2.0, er * 1.6) & ~ellipse(
                 fu, v, cu, cv, er * 1.75, er * 1.35
             )
             canvas[ring] = 25
     nose_top = t["eye_v"] + 0.05
-    nose = _quad(
+    nose = quad(
         fu, v, nose_top, nose_top + t["nose_len"], (-0.02, 0.02), (-t["nose_w"], t["nose_w"])
     )
     canvas[nose] = skin - 22
-    canvas[_ellipse(fu, v, 0, nose_top + t["nose_len"], t["nose_w"] * 0.9, 0.03)] = skin - 45
+    canvas[ellipse(fu, v, 0, nose_top + t["nose_len"], t["nose_w"] * 0.9, 0.03)] = skin - 45
     if nose_wrinkle:
         for k in range(3):
-            canvas[_curve(fu, v, 0, nose_top + 0.02 + 0.035 * k, 0.09, 0.02, 0.008)] = skin - 40
+            canvas[curve(fu, v, 0, nose_top + 0.02 + 0.035 * k, 0.09, 0.02, 0.008)] = skin - 40
     mw, mv = t["mouth_w"], t["mouth_v"]
     if mouth_open > 0:
         ry_m = mouth_open * (1.0 if mouth_round else 0.6)
         rx_m = mw * (0.55 if mouth_round else 1.0)
-        opening = _ellipse(fu, v, skew * 0.3, mv, rx_m, ry_m)
+        opening = ellipse(fu, v, skew * 0.3, mv, rx_m, ry_m)
         canvas[opening] = t["mouth_dark"] * 0.5
         if teeth:
             canvas[opening & (v < mv - ry_m * 0.3)] = 225
-    canvas[_curve(fu, v, 0, mv, mw, bend, t["mouth_t"], skew)] = t["mouth_dark"]
-    canvas += _ramp(xx, yy, rng.uniform(0, 2 * np.pi), rng.uniform(0, light))
+    canvas[curve(fu, v, 0, mv, mw, bend, t["mouth_t"], skew)] = t["mouth_dark"]
+    canvas += ramp(xx, yy, rng.uniform(0, 2 * np.pi), rng.uniform(0, light))
     canvas *= rng.uniform(0.85, 1.15)
     if tint is not None:
         canvas = canvas[..., None] * (np.asarray(tint, dtype=np.float32) / 255.0)
-    return _finish(canvas, size, rng, noise=noise)
+    return finish_image(canvas, size, rng, noise=noise)
 
 
 def make_binary(
@@ -391,7 +387,7 @@ def make_binary(
     (train, validation, test) tuple, default (40, 10, 10)). ``color=False`` writes grey
     images.
     """
-    seed = _check_count("seed", seed)
+    seed = check_count("seed", seed)
     names = tuple(str(c) for c in class_names)
     if len(names) != 2 or len(set(names)) != 2 or not all(names):
         raise ConfigError(f"class_names must be two different names, got {class_names!r}")
@@ -399,11 +395,11 @@ def make_binary(
         raise ConfigError(f"layout must be 'flat' or 'split', got {layout!r}")
     if per_class is None:
         per_class = 60 if layout == "flat" else (40, 10, 10)
-    counts = _split_counts("per_class", per_class, layout)
+    counts = split_counts("per_class", per_class, layout)
     fmt = str(fmt).lower()
     if fmt not in ("png", "jpg", "jpeg"):
         raise ConfigError(f"fmt must be 'png' or 'jpg', got {fmt!r}")
-    size = _check_count("image_size", image_size, 16)
+    size = check_count("image_size", image_size, 16)
     splits = ("",) if layout == "flat" else SPLIT_NAMES
 
     def picture(ci: int, rng) -> np.ndarray:
@@ -419,7 +415,7 @@ def make_binary(
             for si, (split, n) in enumerate(zip(splits, counts)):
                 rng = np.random.default_rng([seed, 4, ci, si])
                 for i in range(n):
-                    _save(picture(ci, rng), out / split / name / f"{name}_{i:04d}.{fmt}", fmt)
+                    save_image(picture(ci, rng), out / split / name / f"{name}_{i:04d}.{fmt}", fmt)
 
     params = {
         "class_names": list(names),
@@ -435,7 +431,7 @@ def make_binary(
         f"(without it); {layout} layout, {list(counts)} images per class, {size}x{size}\n"
         f"{'RGB' if color else 'grey'} {fmt.upper()}."
     )
-    return _materialise(folder, "binary", seed, params, description, write)
+    return materialise(folder, "binary", seed, params, description, write)
 
 
 def demo_base() -> Path:
@@ -472,7 +468,7 @@ def demo_folder(
         raise ConfigError(f"demo data comes from a study's generator (e.g. "
                           f"kerasbench.studies.faces.make_demo_data), got {name!r}")
     generator, name = name, demo_name(name)
-    seed = _check_count("seed", seed)
+    seed = check_count("seed", seed)
     options = dict(options or {})
     if "seed" in options:
         raise ConfigError("pass the demo seed as demo_folder(..., seed=...), not in options")

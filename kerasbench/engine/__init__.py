@@ -38,6 +38,7 @@ from kerasbench.engine.execute import (
     execute,
     execute_group,
     run_each,
+    run_groups,
 )
 from kerasbench.engine.fitting import (
     EpochTimer,
@@ -56,5 +57,5 @@ __all__ = [
     "epoch_order", "evaluate_splits", "execute", "execute_group", "fit_epochs", "fit_model",
     "outputs_to_probabilities", "predict_frame", "probabilities_to_labels", "resolve_config",
     "run_classification", "run_each", "split_metrics", "standard_callbacks",
-    "train_classifier", "GridTrialError", "run_grid",
+    "train_classifier", "GridTrialError", "run_grid", "run_groups",
 ]

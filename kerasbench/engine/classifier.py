@@ -95,7 +95,10 @@ def train_classifier(config: dict, index, *,
     label_mode = "binary" if head == "sigmoid" else config["label_mode"]
     augmentation = (Augmentation.from_image_data_generator(**config["augmentation"])
                     if config["augmentation"] else None)
-    policy = choose_policy(config["backbone"], **(config["performance"] or {}))
+    size = config["image_size"]
+    policy = choose_policy(config["backbone"],
+                           image_size=max(size) if isinstance(size, (list, tuple)) else size,
+                           **(config["performance"] or {}))
     host_augmentation = None if policy.augment_on_device else augmentation
     common = {"image_size": config["image_size"], "channels": config["channels"],
               "label_mode": label_mode, "num_classes": len(class_names)}

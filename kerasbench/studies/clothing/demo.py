@@ -14,18 +14,18 @@ import numpy as np
 
 from kerasbench.data.demo import (
     SPLIT_NAMES,
-    _capsule,
-    _check_count,
-    _ellipse,
-    _finish,
-    _grid,
-    _materialise,
-    _pose,
-    _quad,
-    _ramp,
-    _rect,
-    _save,
-    _split_counts,
+    capsule,
+    check_count,
+    coordinate_grid,
+    ellipse,
+    finish_image,
+    materialise,
+    posed_coordinates,
+    quad,
+    ramp,
+    rect,
+    save_image,
+    split_counts,
 )
 from kerasbench.errors import ConfigError
 
@@ -50,68 +50,68 @@ _CLOTHING_COLOURS = {
 def _clothing_shape(name: str, u, v, rng) -> tuple:
     """(garment mask, dark detail mask, light detail mask) for one class."""
     none = np.zeros_like(u, dtype=bool)
-    neck = _ellipse(u, v, 0, -0.62, 0.14 + 0.03 * rng.random(), 0.1)
+    neck = ellipse(u, v, 0, -0.62, 0.14 + 0.03 * rng.random(), 0.1)
     if name in ("t-shirt", "longsleeve", "shirt", "outwear"):
         half = 0.42 if name == "outwear" else 0.34
         bottom = 0.8 if name == "outwear" else 0.62
-        torso = _quad(u, v, -0.58, bottom, (-half, half), (-half - 0.03, half + 0.03))
+        torso = quad(u, v, -0.58, bottom, (-half, half), (-half - 0.03, half + 0.03))
         if name == "t-shirt":
             reach, r = (0.66, -0.18 + 0.08 * rng.random()), 0.15
         elif name == "outwear":
             reach, r = (0.62, 0.72), 0.15
         else:
             reach, r = (0.56, 0.6), 0.1
-        sleeves = _capsule(u, v, (half - 0.04, -0.47), reach, r) | _capsule(
+        sleeves = capsule(u, v, (half - 0.04, -0.47), reach, r) | capsule(
             u, v, (-half + 0.04, -0.47), (-reach[0], reach[1]), r
         )
         mask = (torso | sleeves) & ~neck
         dark, light = none, none
         if name == "shirt":
             light = (
-                _quad(u, v, -0.62, -0.4, (-0.2, -0.04), (-0.1, -0.0))
-                | _quad(u, v, -0.62, -0.4, (0.04, 0.2), (0.0, 0.1))
+                quad(u, v, -0.62, -0.4, (-0.2, -0.04), (-0.1, -0.0))
+                | quad(u, v, -0.62, -0.4, (0.04, 0.2), (0.0, 0.1))
             ) & ~neck
             dark = np.zeros_like(mask)
             for cv in np.linspace(-0.3, 0.5, 5):
-                dark |= _ellipse(u, v, 0, cv, 0.035, 0.035)
+                dark |= ellipse(u, v, 0, cv, 0.035, 0.035)
         elif name == "outwear":
-            dark = _rect(u, v, -0.025, 0.025, -0.55, bottom) | _capsule(
+            dark = rect(u, v, -0.025, 0.025, -0.55, bottom) | capsule(
                 u, v, (-0.25, -0.05), (-0.2, 0.25), 0.03
             )
-            hood = _ellipse(u, v, 0, -0.62, 0.26, 0.16) & ~neck
+            hood = ellipse(u, v, 0, -0.62, 0.26, 0.16) & ~neck
             mask |= hood
         return mask, dark, light
     if name == "dress":
-        straps = _rect(u, v, -0.2, -0.12, -0.8, -0.45) | _rect(u, v, 0.12, 0.2, -0.8, -0.45)
-        bodice = _quad(u, v, -0.5, -0.1, (-0.24, 0.24), (-0.2, 0.2))
+        straps = rect(u, v, -0.2, -0.12, -0.8, -0.45) | rect(u, v, 0.12, 0.2, -0.8, -0.45)
+        bodice = quad(u, v, -0.5, -0.1, (-0.24, 0.24), (-0.2, 0.2))
         flare = 0.5 + 0.15 * rng.random()
-        skirt = _quad(u, v, -0.12, 0.85, (-0.2, 0.2), (-flare, flare))
-        return straps | bodice | skirt, _rect(u, v, -0.21, 0.21, -0.14, -0.08), none
+        skirt = quad(u, v, -0.12, 0.85, (-0.2, 0.2), (-flare, flare))
+        return straps | bodice | skirt, rect(u, v, -0.21, 0.21, -0.14, -0.08), none
     if name == "skirt":
         flare = 0.55 + 0.15 * rng.random()
-        band = _rect(u, v, -0.32, 0.32, -0.45, -0.33)
-        body = _quad(u, v, -0.35, 0.45, (-0.32, 0.32), (-flare, flare))
+        band = rect(u, v, -0.32, 0.32, -0.45, -0.33)
+        body = quad(u, v, -0.35, 0.45, (-0.32, 0.32), (-flare, flare))
         return band | body, band, none
     if name in ("pants", "shorts"):
         end = 0.88 if name == "pants" else 0.2
         spread = 0.06 if name == "pants" else 0.12
-        band = _rect(u, v, -0.36, 0.36, -0.78, -0.64)
-        hip = _quad(u, v, -0.66, -0.3, (-0.36, 0.36), (-0.38, 0.38))
-        left = _quad(u, v, -0.32, end, (-0.38, -0.02), (-0.38 - spread, -0.1))
-        right = _quad(u, v, -0.32, end, (0.02, 0.38), (0.1, 0.38 + spread))
-        return band | hip | left | right, band | _rect(u, v, -0.01, 0.01, -0.64, -0.35), none
+        band = rect(u, v, -0.36, 0.36, -0.78, -0.64)
+        hip = quad(u, v, -0.66, -0.3, (-0.36, 0.36), (-0.38, 0.38))
+        left = quad(u, v, -0.32, end, (-0.38, -0.02), (-0.38 - spread, -0.1))
+        right = quad(u, v, -0.32, end, (0.02, 0.38), (0.1, 0.38 + spread))
+        return band | hip | left | right, band | rect(u, v, -0.01, 0.01, -0.64, -0.35), none
     if name == "hat":
-        dome = _ellipse(u, v, 0, 0.15, 0.42, 0.5) & (v <= 0.15)
+        dome = ellipse(u, v, 0, 0.15, 0.42, 0.5) & (v <= 0.15)
         brim_w = 0.65 + 0.15 * rng.random()
-        brim = _ellipse(u, v, 0, 0.15, brim_w, 0.1)
-        band = (v > 0.0) & (v <= 0.1) & _ellipse(u, v, 0, 0.15, 0.42, 0.5)
+        brim = ellipse(u, v, 0, 0.15, brim_w, 0.1)
+        band = (v > 0.0) & (v <= 0.1) & ellipse(u, v, 0, 0.15, 0.42, 0.5)
         return dome | brim, band, none
     if name == "shoes":
-        sole = _ellipse(u, v, 0.05, 0.35, 0.72, 0.16)
-        upper = _ellipse(u, v, -0.2, 0.2, 0.45, 0.3) & (v <= 0.35)
-        toe = _ellipse(u, v, 0.4, 0.3, 0.35, 0.15)
-        collar = _ellipse(u, v, -0.3, -0.05, 0.18, 0.08)
-        lining = _rect(u, v, -0.7, 0.8, 0.4, 0.52) & sole
+        sole = ellipse(u, v, 0.05, 0.35, 0.72, 0.16)
+        upper = ellipse(u, v, -0.2, 0.2, 0.45, 0.3) & (v <= 0.35)
+        toe = ellipse(u, v, 0.4, 0.3, 0.35, 0.15)
+        collar = ellipse(u, v, -0.3, -0.05, 0.18, 0.08)
+        lining = rect(u, v, -0.7, 0.8, 0.4, 0.52) & sole
         return (sole | upper | toe) & ~collar, lining, none
     raise ConfigError(f"no clothing shape for {name!r}")
 
@@ -131,9 +131,9 @@ def _texture(u, v, rng) -> np.ndarray:
 
 
 def _draw_clothing(name: str, size: int, rng: np.random.Generator) -> np.ndarray:
-    xx, yy = _grid(size)
+    xx, yy = coordinate_grid(size)
     scale = rng.uniform(0.78, 1.05)
-    u, v = _pose(
+    u, v = posed_coordinates(
         xx,
         yy,
         rng.uniform(-0.1, 0.1),
@@ -157,8 +157,8 @@ def _draw_clothing(name: str, size: int, rng: np.random.Generator) -> np.ndarray
     canvas = np.where(mask[..., None], garment, canvas)
     canvas = np.where((dark & mask)[..., None], garment * 0.45, canvas)
     canvas = np.where((light & ~mask)[..., None], np.minimum(colour * 1.3 + 40, 255), canvas)
-    canvas += _ramp(xx, yy, rng.uniform(0, 2 * np.pi), rng.uniform(0, 25))[..., None]
-    return _finish(canvas, size, rng, noise=4.0)
+    canvas += ramp(xx, yy, rng.uniform(0, 2 * np.pi), rng.uniform(0, 25))[..., None]
+    return finish_image(canvas, size, rng, noise=4.0)
 
 
 def make_demo_data(
@@ -172,16 +172,16 @@ def make_demo_data(
 
     ``per_class`` gives the (train, validation, test) images per class.
     """
-    seed = _check_count("seed", seed)
-    counts = _split_counts("per_class", per_class, "split")
-    size = _check_count("image_size", image_size, 16)
+    seed = check_count("seed", seed)
+    counts = split_counts("per_class", per_class, "split")
+    size = check_count("image_size", image_size, 16)
 
     def write(out: Path) -> None:
         for ci, name in enumerate(CLOTHING_CLASSES):
             for si, (split, n) in enumerate(zip(SPLIT_NAMES, counts)):
                 rng = np.random.default_rng([seed, 1, ci, si])
                 for i in range(n):
-                    _save(_draw_clothing(name, size, rng), out / split / name / f"{i}.jpg", "jpg")
+                    save_image(_draw_clothing(name, size, rng), out / split / name / f"{i}.jpg", "jpg")
 
     params = {"per_class": list(counts), "image_size": size}
     description = (
@@ -190,7 +190,7 @@ def make_demo_data(
         f"(train/validation/test = {counts[0]}/{counts[1]}/{counts[2]} per class, "
         f"{size}x{size} RGB JPEG)."
     )
-    return _materialise(folder, "clothing", seed, params, description, write)
+    return materialise(folder, "clothing", seed, params, description, write)
 
 
 make_demo_data.demo_name = "clothing"

@@ -223,7 +223,7 @@ def run_finals(context, data, planned: Sequence[PlannedRun], grid_records, *, ca
             # The record is only useful with its head: train the model again.
             print(f"{config['backbone']}: the final model's head weights {head} are missing "
                   "or damaged; training it again")
-            store.path(spec.run_id).unlink()
+            store.path(spec.run_id).unlink(missing_ok=True)
         specs.append(spec)
     outcomes = run_each(
         specs, store,

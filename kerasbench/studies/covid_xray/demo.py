@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from kerasbench.data.demo import (
-    _ellipse,
-    _finish,
-    _grid,
-    _pose,
-    _quad,
-    _ramp,
-    _rect,
+    coordinate_grid,
+    ellipse,
+    finish_image,
     make_binary,
+    posed_coordinates,
+    quad,
+    ramp,
+    rect,
 )
 
 CLASS_NAMES = ("covid", "normal")  # the first class carries the finding
@@ -32,8 +32,8 @@ FINDING = "diffuse bright patches in the lungs of chest-X-ray-like pictures"
 
 def draw_xray(abnormal: bool, size: int, rng: np.random.Generator) -> np.ndarray:
     """One ``size`` x ``size`` picture; ``abnormal`` draws the bright patches."""
-    xx, yy = _grid(size)
-    u, v = _pose(
+    xx, yy = coordinate_grid(size)
+    u, v = posed_coordinates(
         xx,
         yy,
         rng.normal(0, 0.04),
@@ -42,17 +42,17 @@ def draw_xray(abnormal: bool, size: int, rng: np.random.Generator) -> np.ndarray
         rng.normal(0, 0.05),
     )
     canvas = np.full(xx.shape, rng.uniform(5, 30), dtype=np.float32)
-    body = _quad(u, v, -1.0, 1.1, (-0.7, 0.7), (-0.92, 0.92)) | _ellipse(u, v, 0, -0.75, 0.75, 0.3)
+    body = quad(u, v, -1.0, 1.1, (-0.7, 0.7), (-0.92, 0.92)) | ellipse(u, v, 0, -0.75, 0.75, 0.3)
     canvas[body] = rng.uniform(120, 170)
     lungs = np.zeros_like(body)
     for side in (-1, 1):
-        lungs |= _ellipse(u, v, side * 0.33, 0.0, 0.25 + 0.03 * rng.random(), 0.62)
+        lungs |= ellipse(u, v, side * 0.33, 0.0, 0.25 + 0.03 * rng.random(), 0.62)
     lung_level = rng.uniform(45, 75)
     canvas[lungs] = lung_level
     ribs = (np.sin(14 * (v + 0.15 * u * u) + rng.uniform(0, 6.3)) > 0.75) & lungs
     canvas[ribs] += 35
-    canvas[_rect(u, v, -0.06, 0.06, -1.0, 1.0)] = rng.uniform(170, 210)
-    canvas[_ellipse(u, v, -0.12, 0.38, 0.26, 0.2)] = rng.uniform(130, 170)
+    canvas[rect(u, v, -0.06, 0.06, -1.0, 1.0)] = rng.uniform(170, 210)
+    canvas[ellipse(u, v, -0.12, 0.38, 0.26, 0.2)] = rng.uniform(130, 170)
     blobs = rng.integers(3, 8) if abnormal else rng.integers(0, 2)
     for _ in range(blobs):
         side = rng.choice([-1, 1])
@@ -61,9 +61,9 @@ def draw_xray(abnormal: bool, size: int, rng: np.random.Generator) -> np.ndarray
         spread = rng.uniform(0.08, 0.18)
         strength = rng.uniform(25, 65) if abnormal else rng.uniform(10, 30)
         canvas += lungs * strength * np.exp(-((u - cu) ** 2 + (v - cv) ** 2) / (2 * spread**2))
-    canvas += _ramp(xx, yy, rng.uniform(0, 2 * np.pi), rng.uniform(0, 20))
+    canvas += ramp(xx, yy, rng.uniform(0, 2 * np.pi), rng.uniform(0, 20))
     canvas = (canvas - 128) * rng.uniform(0.85, 1.2) + 128
-    return _finish(canvas, size, rng, noise=5.0)
+    return finish_image(canvas, size, rng, noise=5.0)
 
 
 def make_demo_data(folder: str | os.PathLike, *, seed: int = 0, **options) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasbench.data.demo import _draw_face, _face_template, make_binary
+from kerasbench.data.demo import draw_face, face_template, make_binary
 
 CLASS_NAMES = ("down_syndrome", "healthy")
 FINDING = "rounder, flatter faces with upslanting, wider-set eyes and a smaller nose"
@@ -28,7 +28,7 @@ _SKIN_TINTS = ((255, 224, 196), (241, 194, 150), (198, 134, 96), (141, 85, 60))
 def draw_child(syndrome: bool, size: int, rng: np.random.Generator) -> np.ndarray:
     """One synthetic child face (``syndrome``: the first class's traits), ``size`` pixels
     square, drawn from ``rng``; the same drawing as ``make_binary``'s face style."""
-    t = _face_template(rng)
+    t = face_template(rng)
     t["glasses"] = False
     t["background"] = rng.uniform(120, 240)
     if syndrome:
@@ -50,7 +50,7 @@ def draw_child(syndrome: bool, size: int, rng: np.random.Generator) -> np.ndarra
         t["mouth_w"] = rng.uniform(0.16, 0.28)
         mouth_open = rng.uniform(0.02, 0.05) if rng.random() < 0.1 else 0.0
     tint = _SKIN_TINTS[rng.integers(0, len(_SKIN_TINTS))]
-    return _draw_face(
+    return draw_face(
         t, size, rng, bend=rng.normal(0.02, 0.04), mouth_open=mouth_open, tint=tint, noise=5.0
     )
 

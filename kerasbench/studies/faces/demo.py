@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasbench.data.demo import _check_count, _draw_face, _face_template, _materialise, _save
+from kerasbench.data.demo import check_count, draw_face, face_template, materialise, save_image
 from kerasbench.errors import ConfigError
 
 
@@ -30,10 +30,10 @@ def make_demo_data(
     """Write the demo set into ``folder`` (once; see :mod:`kerasbench.data.demo`) and
     return it: ``people`` folders of ``images_per_person`` grey images, ``image_size``
     pixels square; ``fmt`` is ``"pgm"`` (like ORL) or ``"png"``."""
-    seed = _check_count("seed", seed)
-    people = _check_count("people", people, 2)
-    per = _check_count("images_per_person", images_per_person, 1)
-    size = _check_count("image_size", image_size, 16)
+    seed = check_count("seed", seed)
+    people = check_count("people", people, 2)
+    per = check_count("images_per_person", images_per_person, 1)
+    size = check_count("image_size", image_size, 16)
     fmt = str(fmt).lower()
     if fmt not in ("pgm", "png"):
         raise ConfigError(f"fmt must be 'pgm' or 'png', got {fmt!r}")
@@ -41,9 +41,9 @@ def make_demo_data(
     def write(out: Path) -> None:
         for p in range(people):
             rng = np.random.default_rng([seed, 2, p])
-            template = _face_template(rng)
+            template = face_template(rng)
             for i in range(per):
-                face = _draw_face(
+                face = draw_face(
                     template,
                     size,
                     rng,
@@ -52,7 +52,7 @@ def make_demo_data(
                     brow_raise=rng.normal(0, 0.02),
                     blink=bool(rng.random() < 0.1),
                 )
-                _save(face, out / f"s{p + 1}" / f"{i + 1}.{fmt}", fmt)
+                save_image(face, out / f"s{p + 1}" / f"{i + 1}.{fmt}", fmt)
 
     params = {"people": people, "images_per_person": per, "image_size": size, "fmt": fmt}
     description = (
@@ -61,7 +61,7 @@ def make_demo_data(
         "brows, nose, mouth, background, glasses) with per-image pose, lighting,\n"
         "expression, blink and noise jitter."
     )
-    return _materialise(folder, "faces", seed, params, description, write)
+    return materialise(folder, "faces", seed, params, description, write)
 
 
 # The cached demo folder keeps the name it had before the study became a subpackage.

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasbench.data.demo import _draw_face, _face_template, _materialise, _save
+from kerasbench.data.demo import draw_face, face_template, materialise, save_image
 from kerasbench.errors import ConfigError
 from kerasbench.validate import positive_int
 
@@ -51,7 +51,7 @@ _EMOTIONS = {
 
 def _draw_emotion(emotion: str, size: int, rng: np.random.Generator) -> np.ndarray:
     spec = dict(_EMOTIONS[emotion])
-    template = _face_template(rng)
+    template = face_template(rng)
     template["glasses"] = bool(rng.random() < 0.1)
     # A thicker mouth line survives the small 48x48 size, where the emotion mostly lives.
     template["mouth_t"] = rng.uniform(0.035, 0.055)
@@ -64,7 +64,7 @@ def _draw_emotion(emotion: str, size: int, rng: np.random.Generator) -> np.ndarr
         "brow_inner": spec.get("brow_inner", 0.0) + rng.normal(0, 0.025),
         "eye_scale": spec.get("eye_scale", 1.0) * rng.uniform(0.9, 1.1),
     }
-    return _draw_face(
+    return draw_face(
         template,
         size,
         rng,
@@ -125,7 +125,7 @@ def make_demo_data(
                 rng = np.random.default_rng([seed, 3, ci, si])
                 for i in range(plan[split][emotion]):
                     path = out / split / emotion / f"{prefix[split]}_{i:05d}.jpg"
-                    _save(_draw_emotion(emotion, size, rng), path, "jpg")
+                    save_image(_draw_emotion(emotion, size, rng), path, "jpg")
 
     params = {
         "train_total": train_total,
@@ -138,7 +138,7 @@ def make_demo_data(
         f"emotion; {size}x{size} grey JPEG; counts proportional to FER2013 (at least\n"
         f"{minimum} per class): train {plan['train']}, test {plan['test']}."
     )
-    return _materialise(folder, "fer", seed, params, description, write)
+    return materialise(folder, "fer", seed, params, description, write)
 
 
 make_demo_data.demo_name = "fer"
