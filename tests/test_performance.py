@@ -238,7 +238,7 @@ def test_notebooks_state_the_device_and_its_policy():
     try:
         from kerasbench.studies.base import describe_device
     except ImportError:  # before the studies were split into packages
-        from kerasbench.studies.common import describe_device
+        from kerasbench.studies.base import describe_device
 
     line = describe_device()
     assert line.startswith("device: ")

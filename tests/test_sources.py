@@ -86,15 +86,18 @@ def test_not_found_lists_where_it_looked(no_data_env, monkeypatch):
 
 
 def test_demo_sources(no_data_env, capsys):
+    from kerasbench.studies.faces import make_demo_data
+
     options = {"people": 2, "images_per_person": 2}
     for value in ("demo", None):
-        source = resolve_dataset(value, demo="faces", demo_options=options)
+        source = resolve_dataset(value, demo=make_demo_data, demo_options=options)
         assert source.is_demo and "synthetic demo data" in source.description
         assert (source.path / MARKER).is_file()
         assert source.path.parent == no_data_env / "demo-cache"
     # A demo folder given as a path is still demo data.
     assert resolve_dataset(source.path).is_demo
-    auto = resolve_dataset("auto", demo="faces", candidates=["orl"], demo_options=options)
+    auto = resolve_dataset("auto", demo=make_demo_data, candidates=["orl"],
+                           demo_options=options)
     assert auto.is_demo and "using synthetic demo data" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="demo"):
         resolve_dataset("demo")

@@ -97,8 +97,7 @@ def resolve_dataset(
             ``/kaggle/input``, together with ``candidates``; ``None`` or ``"demo"`` for the
             synthetic set named by ``demo``; or ``"auto"``: look ``candidates`` up and fall
             back to the demo set, with a printed note, when none is found.
-        demo: the demo generator standing in for this set (a study's ``make_demo_data``),
-            or a :data:`kerasbench.data.demo.DEMO_DATASETS` name.
+        demo: the demo generator standing in for this set (a study's ``make_demo_data``).
         candidates: further names (or relative paths such as ``"slug/inner"``) to look
             up, e.g. the Kaggle slug of the same data.
         demo_options: keyword arguments for the demo generator (``per_class=...``); other
@@ -113,8 +112,8 @@ def resolve_dataset(
     if text is None or text == "" or text.lower() == "demo":
         if demo is None:
             raise ConfigError(
-                "resolve_dataset: no data folder given and no demo=<name> (one of "
-                "kerasbench.data.demo.DEMO_DATASETS) to stand in; pass a folder or a demo name"
+                "resolve_dataset: no data folder given and no demo generator (a study's "
+                "make_demo_data) to stand in; pass a data folder or demo=<generator>"
             )
         return _demo_source(demo, demo_base, demo_options)
     auto = text.lower() == "auto"

@@ -98,7 +98,7 @@ def build_siamese_model(embedding_network: keras.Model, name: str = "siamese", *
                         augmentation=None, xla_compatible: bool = False) -> keras.Model:
     """Two image inputs, one shared embedding network, Euclidean distance out ``(batch, 1)``.
 
-    ``augmentation`` (a :class:`kerasbench.augment.Augmentation`) puts its layers in front
+    ``augmentation`` (a :class:`kerasbench.pipeline.Augmentation`) puts its layers in front
     of the embedding in both branches, so augmentation runs where the model runs (the GPU);
     each image of a pair gets its own random transform, in training only. Give it here OR
     to the training :class:`PairBatches`, not both.

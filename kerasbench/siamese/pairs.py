@@ -180,7 +180,7 @@ class PairBatches(keras.utils.PyDataset):
     (training: more distinct pairs over the run than a fixed set). With ``shuffle`` the
     order is a permutation seeded by ``[seed, epoch]`` too, so batch ``i`` of epoch ``e``
     does not depend on how many epochs the run will last. ``augmentation`` (a callable such
-    as :class:`kerasbench.augment.Augmentation`) is applied to both images of each pair,
+    as :class:`kerasbench.pipeline.Augmentation`) is applied to both images of each pair,
     independently, with ``training=True``: give it to training batches only.
     """
 
