@@ -90,12 +90,12 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
             path trains the head with :func:`kerasbench.engine.device_loop.fit_head_on_device`
             (features on the device, one compiled call per epoch).
     """
-    from kerasbench.heads import parameter_counts
     from kerasbench.engine.evaluation import (
         SplitPredictions,
         outputs_to_probabilities,
         split_metrics,
     )
+    from kerasbench.heads import parameter_counts
 
     if "train" not in frames:
         raise ValueError("train_probe needs a 'train' frame in frames")

@@ -12,20 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasbench.data.demo import (
-    SPLIT_NAMES,
+from kerasbench.data.demo import SPLIT_NAMES, check_count, materialise, save_image, split_counts
+from kerasbench.data.drawing import (
     capsule,
-    check_count,
     coordinate_grid,
     ellipse,
     finish_image,
-    materialise,
     posed_coordinates,
     quad,
     ramp,
     rect,
-    save_image,
-    split_counts,
 )
 from kerasbench.errors import ConfigError
 

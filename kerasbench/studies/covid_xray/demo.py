@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasbench.data.demo import (
+from kerasbench.data.demo import make_binary
+from kerasbench.data.drawing import (
     coordinate_grid,
     ellipse,
     finish_image,
-    make_binary,
     posed_coordinates,
     quad,
     ramp,

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasbench.data.demo import draw_face, face_template, make_binary
+from kerasbench.data.demo import make_binary
+from kerasbench.data.drawing import draw_face, face_template
 
 CLASS_NAMES = ("down_syndrome", "healthy")
 FINDING = "rounder, flatter faces with upslanting, wider-set eyes and a smaller nose"

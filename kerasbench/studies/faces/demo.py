@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasbench.data.demo import check_count, draw_face, face_template, materialise, save_image
+from kerasbench.data.demo import check_count, materialise, save_image
+from kerasbench.data.drawing import draw_face, face_template
 from kerasbench.errors import ConfigError
 
 

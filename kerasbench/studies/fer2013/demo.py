@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasbench.data.demo import draw_face, face_template, materialise, save_image
+from kerasbench.data.demo import materialise, save_image
+from kerasbench.data.drawing import draw_face, face_template
 from kerasbench.errors import ConfigError
 from kerasbench.validate import positive_int
 
