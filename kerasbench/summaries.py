@@ -154,3 +154,28 @@ def verdict_sentences(verdicts: pd.DataFrame) -> list[str]:
         else:
             sentences.append(f"{name}: {interval}; the paper reports no number to compare.")
     return sentences
+
+
+def paired_reading(p_value: float, ci_low: float, ci_high: float, level: float = 0.05) -> str:
+    """What a paired row supports: the test and the interval agree, or they do not (few
+    discordant images: the interval can exclude 0 while an exact test cannot reject)."""
+    excludes_zero = ci_low > 0 or ci_high < 0
+    if p_value < level and excludes_zero:
+        return f"a difference at the {level:.0%} level"
+    if p_value >= level and not excludes_zero:
+        return "no difference these test images can show"
+    return (f"inconclusive: the test's p-value and the interval disagree at the {level:.0%} "
+            "level (too few images where the two differ)")
+
+
+def paired_sentences(table: pd.DataFrame, level: float = 0.05) -> list[str]:
+    """One sentence per row of :func:`paired_table`: the difference, its interval, the
+    p-value and whether these test images tell the two apart at ``level``."""
+    sentences = []
+    for row in table.itertuples():
+        told = paired_reading(row.p_value, row.ci_low, row.ci_high, level)
+        sentences.append(
+            f"{row.a} vs {row.b} ({row.metric}, {row.n_seeds} seed(s)): "
+            f"{row.difference:+.3f} (95 % interval {row.ci_low:+.3f} to {row.ci_high:+.3f}), "
+            f"{row.test} p = {row.p_value:.3g}: {told}.")
+    return sentences

@@ -485,7 +485,7 @@ def test_tiny_study_headline_paired_and_verdicts(tiny_study):
     assert paired.loc[0, "difference"] == pytest.approx(1 / 6)
     assert paired.loc[0, "test"].startswith("McNemar") and 0 < paired.loc[0, "p_value"] <= 1
     (sentence,) = down_syndrome.paired_sentences(paired)
-    assert sentence.startswith("E1 vs E2 (test accuracy, 1 seed(s)): +0.167")
+    assert sentence.startswith("E1 vs E2 (accuracy, 1 seed(s)): +0.167")
 
     comparison = down_syndrome.compare_with_paper(records, context)
     assert list(comparison.columns) == ["configuration", "metric", "paper", "ours_mean", "ci_low",

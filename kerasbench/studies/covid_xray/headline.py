@@ -21,6 +21,7 @@ import pandas as pd
 
 from kerasbench import summaries
 from kerasbench.records import RunRecord
+from kerasbench.studies import base
 from kerasbench.studies.covid_xray.protocol import LEARNING_RATE_SWEEP, format_learning_rate
 
 HEADLINE_METRICS = ("accuracy", "roc_auc")
@@ -37,15 +38,8 @@ def setting_label(record: RunRecord) -> str:
 
 
 def check_records(records: Sequence[RunRecord]) -> list[RunRecord]:
-    """The records as a list; an empty list or an unfinished record is an error."""
-    records = list(records)
-    if not records:
-        raise ValueError("no records: run the sweeps first (covid_xray.run)")
-    for record in records:
-        if not isinstance(record, RunRecord) or not record.finished:
-            raise ValueError(f"expected finished RunRecords from covid_xray.run, got "
-                             f"{getattr(record, 'status', type(record).__name__)!r}")
-    return records
+    """The records as a list; none, or an unfinished one, is an error (base.check_records)."""
+    return base.check_records(records, "covid_xray")
 
 
 def distinct_runs(records: Sequence[RunRecord]) -> list[RunRecord]:
@@ -104,25 +98,6 @@ def paired(records: Sequence[RunRecord]) -> pd.DataFrame:
 
 
 def paired_sentences(table: pd.DataFrame, level: float = 0.05) -> list[str]:
-    """One sentence per row of :func:`paired`: the difference, its interval, the p-value
-    and whether the data tell the two apart at ``level``."""
-    sentences = []
-    for _, row in table.iterrows():
-        told = _reading(row["p_value"], row["ci_low"], row["ci_high"], level)
-        sentences.append(
-            f"{row['a']} vs {row['b']} ({row['metric']}, {row['n_seeds']} seed(s)): "
-            f"{row['difference']:+.3f} (95 % interval {row['ci_low']:+.3f} to "
-            f"{row['ci_high']:+.3f}), {row['test']} p = {row['p_value']:.3g}: {told}.")
-    return sentences
+    """One sentence per row of :func:`paired` (see :func:`kerasbench.summaries.paired_sentences`)."""
+    return summaries.paired_sentences(table, level)
 
-
-def _reading(p_value: float, ci_low: float, ci_high: float, level: float) -> str:
-    """What a paired row supports: the test and the interval agree, or they do not (few
-    discordant images: the interval can exclude 0 while the exact test cannot reject)."""
-    excludes_zero = ci_low > 0 or ci_high < 0
-    if p_value < level and excludes_zero:
-        return f"a difference at the {level:.0%} level"
-    if p_value >= level and not excludes_zero:
-        return "no difference these test images can show"
-    return (f"inconclusive: the test's p-value and the interval disagree at the {level:.0%} "
-            "level (too few images where the two differ)")

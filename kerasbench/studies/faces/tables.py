@@ -18,6 +18,7 @@ import pandas as pd
 
 from kerasbench import summaries
 from kerasbench.records import RunRecord
+from kerasbench.studies import base
 from kerasbench.studies.faces.paper import (
     HEADLINE_METRIC,
     PAIR_CLASSES,
@@ -37,15 +38,8 @@ RESAMPLES = 2000
 
 
 def check_records(records: Sequence[RunRecord]) -> list[RunRecord]:
-    """The records as a list; an empty list or an unfinished record is an error."""
-    records = list(records)
-    if not records:
-        raise ValueError("no records: run the grid first (faces.run)")
-    for record in records:
-        if not isinstance(record, RunRecord) or not record.finished:
-            raise ValueError(f"expected finished RunRecords from faces.run, got "
-                             f"{getattr(record, 'status', type(record).__name__)!r}")
-    return records
+    """The records as a list; none, or an unfinished one, is an error (base.check_records)."""
+    return base.check_records(records, "faces")
 
 
 def run_label(record: RunRecord) -> str:
