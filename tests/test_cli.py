@@ -342,3 +342,13 @@ def test_report_command_on_a_study_whose_verbs_fail(tmp_path):
     assert ("could not be built" in page.read_text()) == failed
     nothing = cli("report", tmp_path / "nothing", cwd=tmp_path)
     assert nothing.returncode == 1 and "no run records" in nothing.stderr
+
+
+def test_python_dash_m_kerasbench_is_the_command():
+    """What `kerasbench run --workers` launches in each chief and worker process."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "kerasbench", "run", "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "--workers" in done.stdout
