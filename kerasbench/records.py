@@ -22,8 +22,6 @@ from kerasbench.io import canonical_json, to_jsonable, write_json_atomic
 
 SCHEMA_VERSION = 2
 STATUSES = ("finished", "failed")
-# Duration names shared by every study (seconds); studies may add others ending in ``_s``.
-DURATION_NAMES = ("train_s", "evaluate_s", "total_s")
 
 
 class RecordError(ValueError):
@@ -81,7 +79,8 @@ def _now() -> str:
 
 @dataclass
 class RunRecord:
-    """One run. ``metrics`` maps split -> metric name -> value; ``durations`` are seconds."""
+    """One run. ``metrics`` maps split -> metric name -> value; ``durations`` are seconds,
+    named alike in every study (``train_s``, ``evaluate_s``, ``total_s``, others ``*_s``)."""
 
     study: str
     experiment: str

@@ -8,7 +8,8 @@ argument all fail with the same readable message.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from kerasbench.errors import ConfigError
@@ -72,3 +73,28 @@ def known_keys(settings: dict, allowed: Iterable[str], name: str) -> None:
     unknown = sorted(set(settings) - set(allowed))
     if unknown:
         raise ConfigError(f"unknown {name} {unknown}; known: {sorted(allowed)}")
+
+
+def weights_setting(value: Any, name: str = "weights") -> Any:
+    """None (random initialisation), ``"imagenet"`` or a weights file path."""
+    if value is not None and not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(f"{name} must be None, 'imagenet' or a weights file path, got "
+                          f"{value!r} ({type(value).__name__})")
+    return value
+
+
+def augmentation_settings(value: Any, name: str = "augmentation") -> Any:
+    """ImageDataGenerator-style settings (every name and range checked now, with the
+    augmentation's own messages), or None / ``{}`` for none."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name} must be a dict of ImageDataGenerator-style settings or "
+                          f"None, got {value!r} ({type(value).__name__})")
+    from kerasbench.pipeline import Augmentation
+
+    try:
+        Augmentation(**value)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{name}: {error}") from None
+    return value

@@ -20,8 +20,8 @@ from kerasbench.studies import covid_xray
 from kerasbench.studies.base import PlannedRun, check_study_module, start_study
 from kerasbench.studies.covid_xray import compare
 from kerasbench.studies.covid_xray.figures import report_note, sweep_figure
-from kerasbench.summaries import paired_reading as reading
 from kerasbench.studies.covid_xray.tables import sweep_table
+from kerasbench.summaries import paired_reading as reading
 
 MAX_PER_CLASS = {"train": 5, "validation": 3, "test": 3}
 

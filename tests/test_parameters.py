@@ -69,3 +69,16 @@ def test_every_study_notebook_declares_every_parameter_type():
             from kerasbench.notebook_runner import load_profile
 
             check_values(load_profile(study, profile), types, source=f"{study}/{profile}")
+
+
+def test_shared_weights_and_augmentation_checks_name_the_setting():
+    from kerasbench.validate import augmentation_settings, weights_setting
+
+    assert weights_setting("imagenet") == "imagenet" and weights_setting(None) is None
+    with pytest.raises(ConfigError, match=r"weights must be None, 'imagenet'.*got 3 \(int\)"):
+        weights_setting(3)
+    assert augmentation_settings({"horizontal_flip": True}) == {"horizontal_flip": True}
+    with pytest.raises(ConfigError, match="augmentation must be a dict"):
+        augmentation_settings("flip")
+    with pytest.raises(ConfigError, match="augmentation: .*rotaton_range"):
+        augmentation_settings({"rotaton_range": 10})

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -36,11 +35,13 @@ from kerasbench.studies.covid_xray.paper import (
 )
 from kerasbench.summaries import with_seeds
 from kerasbench.validate import (
+    augmentation_settings,
     choice,
     positive_int,
     positive_int_list,
     positive_number,
     positive_number_list,
+    weights_setting,
 )
 
 STUDY = "covid_xray"
@@ -160,9 +161,7 @@ def configs(
 
 def check_settings(*, weights, positive_class, augmentation, trainable) -> None:
     """The settings :func:`configs` passes on as they are: each of its type, named."""
-    if weights is not None and not isinstance(weights, (str, os.PathLike)):
-        raise ConfigError(f"weights must be None, 'imagenet' or a weights file path, got "
-                          f"{weights!r} ({type(weights).__name__})")
+    weights_setting(weights)
     if not isinstance(positive_class, str) or not positive_class:
         raise ConfigError(f"positive_class must name a class folder (text), got "
                           f"{positive_class!r}")
@@ -170,16 +169,7 @@ def check_settings(*, weights, positive_class, augmentation, trainable) -> None:
         positive_int(trainable, "trainable (the number of last stages trained)", minimum=0)
     else:
         choice(trainable, "trainable", ("frozen", "all", "full"))
-    if augmentation is not None:
-        if not isinstance(augmentation, Mapping):
-            raise ConfigError("augmentation must be ImageDataGenerator-style settings "
-                              f"({PAPER_AUGMENTATION}), {{}} or None; got {augmentation!r}")
-        from kerasbench.pipeline import Augmentation
-
-        try:  # every name and range, with the augmentation's own messages
-            Augmentation(**augmentation)
-        except (TypeError, ValueError) as error:
-            raise ConfigError(f"augmentation: {error}") from None
+    augmentation_settings(augmentation)
 
 
 def settings_table(planned: Sequence[PlannedRun]) -> pd.DataFrame:

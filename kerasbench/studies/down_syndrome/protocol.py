@@ -12,7 +12,6 @@ restores the best epoch's weights (the engine's standard callbacks, from the con
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping, Sequence
 
 from kerasbench.engine import RunSpec, resolve_config, run_each, train_classifier
@@ -21,7 +20,13 @@ from kerasbench.records import RunRecord
 from kerasbench.studies.base import PlannedRun
 from kerasbench.studies.down_syndrome.paper import PAPER_EXPERIMENTS, PAPER_MAX_EPOCHS
 from kerasbench.summaries import check_seeds, with_seeds
-from kerasbench.validate import choice, known_keys, positive_int, positive_number
+from kerasbench.validate import (
+    choice,
+    known_keys,
+    positive_int,
+    positive_number,
+    weights_setting,
+)
 
 STUDY = "down_syndrome"
 # Bump when a change to the protocol changes what a run with the same config computes.
@@ -171,9 +176,7 @@ def configs(
     if not isinstance(backbone, str):
         raise ConfigError(f"backbone must be a registry name (text), got {backbone!r} "
                           f"({type(backbone).__name__})")
-    if weights is not None and not isinstance(weights, (str, os.PathLike)):
-        raise ConfigError(f"weights must be None, 'imagenet' or a weights file path, got "
-                          f"{weights!r} ({type(weights).__name__})")
+    weights_setting(weights)
     settings = dict(backbone=backbone, weights=weights, image_size=image_size,
                     trainable_stages=trainable_stages, max_epochs=max_epochs, patience=patience,
                     monitor=monitor, weight_decay=weight_decay, augmentation=augmentation,

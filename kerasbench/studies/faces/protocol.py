@@ -13,7 +13,6 @@ balanced, seeded and redrawn every epoch.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping, Sequence
 
@@ -27,11 +26,13 @@ from kerasbench.studies.base import PlannedRun
 from kerasbench.studies.faces.paper import PAPER_EPOCHS
 from kerasbench.summaries import with_seeds
 from kerasbench.validate import (
+    augmentation_settings,
     choice,
     positive_int,
     positive_int_list,
     positive_number,
     positive_number_list,
+    weights_setting,
 )
 
 STUDY = "faces"
@@ -115,22 +116,11 @@ def check_settings(*, squeezenet_version, weights, l2_normalize, augmentation) -
     if not isinstance(squeezenet_version, str):
         raise ConfigError(f"squeezenet_version must be text, '1.0' or '1.1', got "
                           f"{squeezenet_version!r} ({type(squeezenet_version).__name__})")
-    if weights is not None and not isinstance(weights, (str, os.PathLike)):
-        raise ConfigError(f"weights must be None, 'imagenet' or a weights file path, got "
-                          f"{weights!r} ({type(weights).__name__})")
+    weights_setting(weights)
     if not isinstance(l2_normalize, bool):
         raise ConfigError(f"l2_normalize must be true or false, got {l2_normalize!r} "
                           f"({type(l2_normalize).__name__})")
-    if augmentation is not None:
-        if not isinstance(augmentation, Mapping):
-            raise ConfigError("augmentation must be a dict of ImageDataGenerator-style settings "
-                              f"or None, got {augmentation!r} ({type(augmentation).__name__})")
-        from kerasbench.pipeline import Augmentation
-
-        try:  # every name and range, with the augmentation's own messages
-            Augmentation(**augmentation)
-        except (TypeError, ValueError) as error:
-            raise ConfigError(f"augmentation: {error}") from None
+    augmentation_settings(augmentation)
 
 
 def run_config(planned: PlannedRun, data) -> dict:

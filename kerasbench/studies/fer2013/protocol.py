@@ -17,7 +17,6 @@ intervals and paired tests of :mod:`.tables` are computed from.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -35,7 +34,13 @@ from kerasbench.studies.fer2013.paper import (
     STUDY,
 )
 from kerasbench.summaries import with_seeds
-from kerasbench.validate import choice, positive_int, positive_number
+from kerasbench.validate import (
+    augmentation_settings,
+    choice,
+    positive_int,
+    positive_number,
+    weights_setting,
+)
 
 PROTOCOL_VERSION = "1"
 BALANCED_METHODS = ("oversample", "class_weight")
@@ -76,9 +81,7 @@ def configs(
             isinstance(value, str) for value in backbones.values()):
         raise ConfigError("backbones must map the paper's model names to registry names, "
                           f"e.g. {dict(PAPER_BACKBONES)}, got {backbones!r}")
-    if weights is not None and not isinstance(weights, (str, os.PathLike)):
-        raise ConfigError(f"weights must be None, 'imagenet' or a weights file path, got "
-                          f"{weights!r} ({type(weights).__name__})")
+    weights_setting(weights)
     check_augmentation(augmentation)
     scenarios = list(scenarios)
     unknown = [name for name in scenarios if name not in SCENARIOS]
@@ -118,19 +121,8 @@ def configs(
 
 
 def check_augmentation(augmentation: Mapping | None) -> None:
-    """ImageDataGenerator-style settings (every name and range checked now, with the
-    augmentation's own messages) or None / {} for none."""
-    if augmentation is None:
-        return
-    if not isinstance(augmentation, Mapping):
-        raise ConfigError("augmentation must be a dict of ImageDataGenerator-style settings "
-                          f"or None, got {augmentation!r} ({type(augmentation).__name__})")
-    from kerasbench.pipeline import Augmentation
-
-    try:
-        Augmentation(**augmentation)
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"augmentation: {error}") from None
+    """ImageDataGenerator-style settings or None / {} (kerasbench.validate)."""
+    augmentation_settings(augmentation)
 
 
 def resolve(config: Mapping) -> dict:
