@@ -17,6 +17,12 @@ maps, batch 32, forward vs forward+backward, plain vs ``tf.function(jit_compile=
 ``--probe``: the CPU XLA probe (``kerasbench.performance.cpu_xla_probe``) for each size,
 measured afresh.
 
+``--input FOLDER``: also measure the input pipeline (``make_dataset``, every file decoded
+and resized, no cache) on a class-folder tree of image files, at each size and batch, and
+print it beside the training rate with which of the two bounds the step ("input" or
+"compute"). Default: ``$KERASBENCH_DATA/clothing-small/train`` when present (first
+``--input-limit`` files); ``--input none`` skips it.
+
 Writes the table to results/benchmarks/throughput.{csv,md} and prints it.
 """
 
@@ -48,6 +54,23 @@ def layer_table(batch: int = 32, repeats: int = 5):
     return pd.DataFrame(rows)
 
 
+def input_files(folder, limit: int):
+    """The index frame of the input-rate files, or None (skipped, or no data)."""
+    if folder == "none":
+        return None
+    if folder is None:
+        root = Path(os.environ.get("KERASBENCH_DATA",
+                                   Path(__file__).resolve().parents[2] / "shared" / "data"))
+        folder = root / "clothing-small" / "train"
+        if not folder.is_dir():
+            print(f"input rate skipped: no {folder} (pass --input FOLDER)")
+            return None
+    from kerasbench.data.index import index_folder
+
+    frame = index_folder(folder).frame
+    return frame.sort_values("path").head(int(limit)).reset_index(drop=True)
+
+
 def main(argv=None) -> int:
     from kerasbench.reports import save_table
     from kerasbench.throughput import MODES, VARIANTS, run_benchmark
@@ -66,6 +89,11 @@ def main(argv=None) -> int:
                         help="also time single convolutions on small maps (docs/performance.md)")
     parser.add_argument("--probe", action="store_true",
                         help="also run the CPU XLA probe afresh for each size and print it")
+    parser.add_argument("--input", default=None,
+                        help="class-folder tree for the input rate ('none' to skip; default "
+                             "clothing-small/train under $KERASBENCH_DATA when present)")
+    parser.add_argument("--input-limit", type=int, default=512,
+                        help="files of --input to read (the first N in sorted order)")
     parser.add_argument("--output", default="results/benchmarks/throughput")
     arguments = parser.parse_args(argv)
 
@@ -82,6 +110,13 @@ def main(argv=None) -> int:
     table = run_benchmark(arguments.backbones, arguments.sizes, arguments.batches, arguments.modes,
                           steps=arguments.steps, warmup_steps=arguments.warmup_steps,
                           variants=arguments.variants)
+    input_frame = input_files(arguments.input, arguments.input_limit)
+    if input_frame is not None and "train" in arguments.modes:
+        from kerasbench.throughput import with_input_rates
+
+        table = with_input_rates(table, input_frame)
+        print(f"input rate: make_dataset over {len(input_frame)} files of {arguments.input or 'clothing-small/train'}, "
+              "decoded and resized every pass (no cache), best of 2 passes")
     device = table["device"].iloc[0]
     save_table(table, Path(arguments.output), note=f"device: {device}", index=False)
     shown = table.drop(columns=["device", "xla_reason"]).round(4)
@@ -93,6 +128,11 @@ def main(argv=None) -> int:
     for _, row in ratios.iterrows():
         print(f"train/forward time ratio {row['backbone']}@{row['image_size']} batch "
               f"{row['batch_size']} [{row['variant']}]: {row['train_forward_ratio']:.2f}")
+    if "bound" in table.columns:
+        for _, row in table.dropna(subset=["input_images_per_second"]).iterrows():
+            print(f"{row['backbone']}@{row['image_size']} batch {row['batch_size']} "
+                  f"[{row['variant']}]: trains {row['images_per_second']:.1f} images/s, input "
+                  f"delivers {row['input_images_per_second']:.1f}: {row['bound']}-bound")
     return 0
 
 

@@ -217,3 +217,44 @@ def check_xla(backbone: str, image_size: int | None = None, *, batch_size: int =
     row["max_abs_difference"] = float(np.abs(outputs["xla"] - outputs["plain"]).max())
     row["xla_speedup"] = row["xla_images_per_second"] / row["plain_images_per_second"]
     return row
+
+
+def input_rate(frame: pd.DataFrame, image_size: int, batch_size: int, *,
+               augmentation=None, cache=None, passes: int = 2) -> float:
+    """Images/s that :func:`kerasbench.pipeline.make_dataset` delivers for ``frame`` on
+    this machine's CPUs: the best of ``passes`` full passes (the first also traces; with
+    ``cache="memory"`` it fills the cache, so later passes are the epochs after the first).
+    Beside a model's training rate it says which of the two bounds a training."""
+    from kerasbench.pipeline import make_dataset
+
+    if passes < 1:
+        raise ValueError(f"passes must be at least 1, got {passes!r}")
+    dataset = make_dataset(frame, image_size=int(image_size), batch_size=int(batch_size),
+                           label_mode="int" if "label" in frame.columns else None,
+                           augmentation=augmentation, cache=cache)
+    best = 0.0
+    for _ in range(int(passes)):
+        start = time.perf_counter()
+        count = sum(int((batch[0] if isinstance(batch, tuple) else batch).shape[0])
+                    for batch in dataset)
+        best = max(best, count / (time.perf_counter() - start))
+    return best
+
+
+def with_input_rates(table: pd.DataFrame, frame: pd.DataFrame, *, passes: int = 2,
+                     augmentation=None) -> pd.DataFrame:
+    """Add ``input_images_per_second`` (every file decoded and resized: a first epoch, or
+    an uncached pipeline) and ``bound`` ("input" where the pipeline delivers fewer images
+    per second than the training step consumes, else "compute") to the train rows."""
+    table = table.copy()
+    table["input_images_per_second"] = np.nan
+    table["bound"] = None
+    rates: dict[tuple, float] = {}
+    for index, row in table[table["mode"] == "train"].iterrows():
+        key = (int(row["image_size"]), int(row["batch_size"]))
+        if key not in rates:
+            rates[key] = input_rate(frame, *key, augmentation=augmentation, passes=passes)
+        table.loc[index, "input_images_per_second"] = rates[key]
+        table.loc[index, "bound"] = ("input" if rates[key] < row["images_per_second"]
+                                     else "compute")
+    return table

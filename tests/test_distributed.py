@@ -239,7 +239,8 @@ def test_mirrored_strategy_on_two_cpu_devices_matches_one_device(tmp_path):
     """Same seeded run on one device ("auto" on a CPU) and on MirroredStrategy over two
     logical CPUs, global batches of 8 (8, 8, 4 per epoch; each split evenly over the two
     replicas): the same epochs' orders, weights within 1e-5, training and validation losses
-    within 1e-5 (relative), identical test predictions (seen: 4e-7 on weights)."""
+    within 1e-5 (relative), identical test predictions (seen: 4e-7 on weights). The same
+    for the frozen-backbone probe and for a Siamese training (batches of 16 pairs)."""
     import numpy as np
 
     out = tmp_path / "mirrored.json"
@@ -258,6 +259,19 @@ def test_mirrored_strategy_on_two_cpu_devices_matches_one_device(tmp_path):
     assert max(abs(a - b) for a, b in zip(one["weights"], two["weights"])) < 1e-5
     assert one["predictions"] == two["predictions"]
     assert abs(one["test"]["loss"] - two["test"]["loss"]) < 1e-5
+    # The frozen-backbone probe (plain path) and the Siamese training, same tolerances.
+    for path in ("probe", "siamese"):
+        alone, mirrored = result[f"{path}_none"], result[f"{path}_mirrored"]
+        assert mirrored["distribution"]["kind"] == "mirrored", path
+        assert mirrored["distribution"]["replicas"] == 2, path
+        assert alone["distribution"]["kind"] == "none", path
+        np.testing.assert_allclose(alone["loss"], mirrored["loss"], rtol=1e-5, err_msg=path)
+        assert max(abs(a - b) for a, b in zip(alone["weights"], mirrored["weights"])) < 1e-5
+        np.testing.assert_allclose(alone["scores"], mirrored["scores"], atol=1e-5,
+                                   err_msg=path)
+    # Cached features: extraction and head stay on one device, and the record says so.
+    cached = result["probe_cached_mirrored"]
+    assert cached["kind"] == "none" and cached["setting"] == "mirrored"
 
 
 def test_multi_worker_strategy_with_two_local_processes_trains_once(tmp_path):
@@ -331,7 +345,61 @@ def main_mirrored(images, out):
             "predictions": trained.predictions["test"].y_pred.tolist(),
             "test": trained.metrics["test"],
             "config_has_distribution": "distribution" in resolve_config(config)}
+    result.update(mirrored_probe(index, Path(out).parent))
+    result.update(mirrored_siamese(Path(out).parent))
     Path(out).write_text(json.dumps(result))
+
+
+def _weights(model):
+    import numpy as np
+
+    return np.concatenate([w.ravel() for w in model.get_weights()]).tolist()
+
+
+def mirrored_probe(index, folder):
+    from kerasbench.engine.feature_cache import FeatureCache
+    from kerasbench.engine.probe import train_probe
+
+    frames = {split: index.split(split) for split in ("train", "validation", "test")}
+    settings = {"backbone": "squeezenet1_1", "weights": None, "image_size": 32,
+                "batch_size": 8, "learning_rate": 1e-2, "epochs": 2, "seed": 5,
+                "evaluate": ("test",)}
+    result = {}
+    for setting in ("none", "mirrored"):
+        trained = train_probe(frames, index.class_names, distribution=setting, **settings)
+        result[f"probe_{setting}"] = {
+            "distribution": trained.extra["distribution"], "loss": trained.history["loss"],
+            "weights": _weights(trained.model),
+            "scores": trained.predictions["test"].probabilities.ravel().tolist()}
+    cached = train_probe(frames, index.class_names, distribution="mirrored",
+                         cache=FeatureCache(folder / "features", verbose=False), **settings)
+    result["probe_cached_mirrored"] = cached.extra["distribution"]
+    return result
+
+
+def mirrored_siamese(folder):
+    from kerasbench.engine.execute import RunSpec
+    from kerasbench.engine.siamese import resolve_config, train_pair_runs
+    from kerasbench.studies import faces
+    from kerasbench.studies.faces.protocol import run_config
+    from tiny_faces import tiny_faces
+
+    _, data = tiny_faces(folder, image_size=32)
+    (planned,) = faces.configs(optimizers=["sgd"], learning_rates=[0.01], epochs=[2],
+                               paper_epochs=None, seeds=[3], embedding_dim=16,
+                               pairs_per_person=4, batch_size=16, squeezenet_version="1.1")
+    result = {}
+    for setting in ("none", "mirrored"):
+        config = resolve_config({**run_config(planned, data), "distribution": setting})
+        spec = RunSpec(study="faces", experiment=planned.experiment, config=config,
+                       dataset_fingerprint=data.fingerprint(), protocol_version="test")
+        (trained,) = train_pair_runs([spec], data, save_verifiers="none",
+                                     latency_repeats=1).values()
+        result[f"siamese_{setting}"] = {
+            "distribution": trained.extra["distribution"], "loss": trained.history["loss"],
+            "weights": _weights(trained.model),
+            "scores": trained.extra["pair_distances"]["test"]["distance"]}
+    return result
 
 
 def main_multi_worker(images, records, out):

@@ -222,3 +222,61 @@ def test_frozen_grid_resumes_after_interruption(index, tmp_path):
     for record in outcome.records:
         if record.run_id in finished:
             assert record.created_at == finished[record.run_id]
+
+
+def test_backbones_of_one_size_share_one_decoding(index, tmp_path, monkeypatch):
+    import kerasbench.pipeline as pipeline
+
+    frames = frames_of(index)
+    backbones = [BACKBONE, "resnet18"]
+    separate = {name: FeatureCache(tmp_path / f"alone-{name}", verbose=False).features(
+        name, weights=None, image_size=SIZE, frames=frames, seed=1) for name in backbones}
+
+    passes = []
+    real = pipeline.make_dataset
+    monkeypatch.setattr(pipeline, "make_dataset",
+                        lambda frame, **kwargs: passes.append(len(frame)) or real(frame, **kwargs))
+    cache = FeatureCache(tmp_path / "shared", verbose=False)
+    shared = cache.features_shared(backbones, weights=None, image_size=SIZE, frames=frames,
+                                   seed=1)
+    # One pass over the three splits together, for both backbones.
+    assert passes == [sum(len(frame) for frame in frames.values())]
+    assert cache.misses == 2 * len(frames)
+    for name in backbones:
+        for split in frames:
+            np.testing.assert_array_equal(shared[name][split].features,
+                                          separate[name][split].features)
+            np.testing.assert_array_equal(shared[name][split].labels,
+                                          frames[split]["label"].to_numpy())
+    # Each backbone's entries are ordinary entries: a later single request hits them.
+    again = FeatureCache(tmp_path / "shared", verbose=False)
+    again.features(backbones[1], weights=None, image_size=SIZE, frames=frames, seed=1)
+    assert (again.hits, again.misses) == (len(frames), 0)
+    assert not passes[1:]
+
+
+def test_clothing_precomputes_each_size_once_for_all_backbones(index, tmp_path, monkeypatch):
+    from kerasbench.studies.clothing.grid import precompute_features
+
+    cache = FeatureCache(tmp_path / "cache", verbose=False)
+    calls = []
+    real = cache.features_shared
+    monkeypatch.setattr(cache, "features_shared",
+                        lambda backbones, **kwargs: calls.append(
+                            (tuple(backbones), kwargs["image_size"])) or real(backbones,
+                                                                               **kwargs))
+    grids = [FrozenBackboneGrid(index, backbone=name, weights=None, image_sizes=[32, 40],
+                                batch_sizes=[4], learning_rates=[0.01], epochs=1, seed=1,
+                                feature_cache=cache)
+             for name in (BACKBONE, "resnet18")]
+    store = RunStore(tmp_path / "records")
+    precompute_features(grids, store)
+    assert calls == [((BACKBONE, "resnet18"), 32), ((BACKBONE, "resnet18"), 40)]
+    # Every point then finds its features: no grid run computes any.
+    misses = cache.misses
+    grids[0].run(store, directory=tmp_path / "tuner", progress=False)
+    assert cache.misses == misses
+    # Finished points need nothing: a second precompute asks for no size of that grid.
+    calls.clear()
+    precompute_features(grids, store)
+    assert calls == [(("resnet18",), 32), (("resnet18",), 40)]

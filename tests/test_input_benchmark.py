@@ -14,10 +14,11 @@ def test_input_benchmark_tiny_mode(tmp_path):
     )
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
     for mode in ("plain", "augmented"):
-        assert f"{mode}: make_dataset / faster peer = " in completed.stdout
+        for name in ("make_dataset", "make_dataset_uncached"):
+            assert f"{mode}: {name} / faster peer = " in completed.stdout
     table = pd.read_csv(output.with_suffix(".csv"))
-    assert set(table["loader"]) == {"make_dataset", "image_dataset_from_directory",
-                                    "flow_from_directory"}
+    assert set(table["loader"]) == {"make_dataset", "make_dataset_uncached",
+                                    "image_dataset_from_directory", "flow_from_directory"}
     assert set(table["mode"]) == {"plain", "augmented"}
     measured = table.dropna(subset=["best"])
     assert (measured["images"] == 12).all() and (measured["best"] > 0).all()

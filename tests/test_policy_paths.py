@@ -56,14 +56,9 @@ def test_frozen_grid_paths_agree_under_bfloat16_and_xla(tiny_index, tmp_path):
 
 def test_faces_run_with_every_switch_on(tmp_path):
     from kerasbench.studies import faces
-    from kerasbench.studies.base import StudyContext
+    from tiny_faces import tiny_faces
 
-    folder = faces.make_demo_data(tmp_path / "people", people=8, images_per_person=5,
-                                  image_size=40)
-    context = StudyContext(study="faces", profile="test", output_dir=tmp_path / "out",
-                           data_dir=folder, is_demo=True, data_description="demo", seed=3)
-    data = faces.load_data(context, image_size=40, test_fraction=0.25,
-                           validation_fraction=0.25, evaluation_pairs_per_person=6)
+    context, data = tiny_faces(tmp_path)
     planned = faces.configs(optimizers=["adam"], learning_rates=[0.001], epochs=[1],
                             paper_epochs=None, seeds=[3], embedding_dim=16, pairs_per_person=4,
                             batch_size=16, augmentation={"horizontal_flip": True},

@@ -54,6 +54,11 @@ def add_parser(commands) -> None:
                         help="run each study's runs over N local KerasTuner workers plus a "
                              "chief on 127.0.0.1 (one GPU each when several are visible); "
                              "records are the same as in one process (see docs/scaling.md)")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="run up to N studies at once, each in its own process (default "
+                             "1). Studies are independent; much of a small study's time is "
+                             "single-threaded Python (building and tracing models), so two "
+                             "jobs overlap well even on two cores")
     parser.add_argument("--kernel", default=None,
                         help="Jupyter kernel name (default: this Python, whatever kernels "
                              "are installed)")
@@ -109,8 +114,15 @@ def main(args: argparse.Namespace) -> int:
         print(f"kerasbench run: {missing}", file=sys.stderr)
         return 1
     link_weights_into_cache()
+    if args.jobs < 1:
+        raise CommandError(f"--jobs must be a positive integer, got {args.jobs}")
+    if args.workers and args.jobs > 1:
+        raise CommandError("--jobs and --workers do not combine: the workers of one run "
+                           "already share the machine")
     if args.workers:
         return _run_with_workers(args, studies)
+    if args.jobs > 1 and len(studies) > 1:
+        return _run_in_parallel(args, studies, results_root)
     if args.log_output:
         _configure_cell_log()
     progress = sys.stderr.isatty() if args.progress is None else args.progress
@@ -162,6 +174,11 @@ def _run_with_workers(args: argparse.Namespace, studies: list[str]) -> int:
 
     if args.workers < 1:
         raise CommandError(f"--workers must be a positive integer, got {args.workers}")
+    return launch_local_workers(_child_command(args, studies), args.workers, timeout=None)
+
+
+def _child_command(args: argparse.Namespace, studies: list[str]) -> list[str]:
+    """This ``kerasbench run`` for ``studies`` in a child process (no progress bar)."""
     command = [sys.executable, "-m", "kerasbench", "run", *studies,
                "--profile", args.profile, "--no-progress", "--timeout", str(args.timeout)]
     for flag, value in (("--data-dir", args.data_dir), ("--data-root", args.data_root),
@@ -172,4 +189,45 @@ def _run_with_workers(args: argparse.Namespace, studies: list[str]) -> int:
         command += ["-p", item]
     if args.log_output:
         command.append("--log-output")
-    return launch_local_workers(command, args.workers, timeout=None)
+    return command
+
+
+def _run_in_parallel(args: argparse.Namespace, studies: list[str], results_root: Path) -> int:
+    """Each study in its own ``kerasbench run`` process, ``--jobs`` at a time, in the
+    given order; their lines are relayed with the study's name. Exit status 1 when any
+    study failed (each child names its executed notebook)."""
+    import subprocess
+    import threading
+
+    def relay(study: str, stream) -> None:
+        for line in iter(stream.readline, ""):
+            print(f"[{study}] {line}", end="", flush=True)
+        stream.close()
+
+    started = time.perf_counter()
+    waiting, running, failed = list(studies), [], []
+    while waiting or running:
+        while waiting and len(running) < args.jobs:
+            study = waiting.pop(0)
+            child = subprocess.Popen(_child_command(args, [study]), stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+            thread = threading.Thread(target=relay, args=(study, child.stdout), daemon=True)
+            thread.start()
+            running.append((study, child, thread))
+        time.sleep(0.2)
+        for entry in list(running):
+            study, child, thread = entry
+            if child.poll() is not None:
+                thread.join(timeout=10)
+                running.remove(entry)
+                if child.returncode != 0:
+                    failed.append(study)
+    elapsed = time.perf_counter() - started
+    if failed:
+        print(f"{len(failed)} of {len(studies)} studies failed ({elapsed:.0f}s): "
+              + ", ".join(failed), file=sys.stderr, flush=True)
+        return 1
+    print(f"{len(studies)} studies ran in {elapsed:.0f}s ({args.jobs} at a time); results "
+          f"in {results_root / args.profile}; `kerasbench report {results_root}` builds the "
+          "HTML page", flush=True)
+    return 0

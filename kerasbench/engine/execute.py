@@ -240,30 +240,41 @@ def run_each(specs: Sequence[RunSpec], store: RunStore, work: Callable[[RunSpec]
 
 def run_groups(groups: Sequence[Sequence[RunSpec]], store: RunStore,
                work: Callable[[list[RunSpec]], dict[str, TrainResult]], *,
-               overwrite: bool = False, progress=True, label: str = "") -> list[list[RunOutcome]]:
+               overwrite: bool = False, progress=True, label: str = "",
+               describe: Callable[[list[RunSpec]], str] | None = None,
+               summary: Callable[[list[RunRecord]], str] | None = None,
+               ) -> list[list[RunOutcome]]:
     """:func:`execute_group` for each group in order (one training per group); outcomes
     per group. Distributed, each group is one trial, so groups train on several workers
-    at once (a loop of :func:`execute_group` calls would run them one after another)."""
+    at once (a loop of :func:`execute_group` calls would run them one after another).
+
+    Progress: one line per group here (``describe(group)``, then ``summary(records)``);
+    distributed, the chief prints one line per run as trials end."""
     groups = [list(group) for group in groups]
     specs = [spec for group in groups for spec in group]
-    reporter = make_progress(progress, len(specs), label or (specs[0].study if specs else ""))
     distributed = _distributed()
     if distributed is None:
+        reporter = make_progress(progress, len(groups),
+                                 label or (specs[0].study if specs else ""))
         results = []
         for group in groups:
             start = time.perf_counter()
             outcomes = execute_group_here(group, store, work, overwrite=overwrite)
-            for spec, outcome in zip(group, outcomes):
-                if reporter is not None:
-                    reporter.step(spec.describe(), skipped=outcome.skipped,
-                                  seconds=time.perf_counter() - start)
+            if reporter is not None:
+                records = [outcome.record for outcome in outcomes]
+                reporter.step(describe(group) if describe else group[0].describe(),
+                              skipped=all(outcome.skipped for outcome in outcomes),
+                              seconds=time.perf_counter() - start,
+                              summary=summary(records) if summary else "")
             results.append(outcomes)
         return results
+    reporter = make_progress(progress, len(specs), label or (specs[0].study if specs else ""))
     tasks = [distributed.Task(
         key=config_hash({"group": [spec.run_id for spec in group]}, length=16), specs=group,
-        description=group[0].describe() if group else "",
+        description=describe(group) if describe else (group[0].describe() if group else ""),
         run=lambda group=group: execute_group_here(group, store, work, overwrite=overwrite))
         for group in groups]
     phase = distributed.run_tasks(tasks, store, label=label or "run_groups",
-                                  overwrite=overwrite, reporter=reporter)
+                                  overwrite=overwrite, reporter=reporter,
+                                  summary=(lambda record: summary([record])) if summary else None)
     return [[phase.outcomes[spec.run_id] for spec in group] for group in groups]

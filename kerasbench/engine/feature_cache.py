@@ -31,7 +31,7 @@ from kerasbench.engine.feature_keys import (
     feature_policy,
     weights_descriptor,
 )
-from kerasbench.engine.feature_models import build_extractor, ordered_outputs
+from kerasbench.engine.feature_models import build_extractor
 from kerasbench.io import canonical_json, write_json_atomic, write_npz_atomic
 
 
@@ -160,9 +160,55 @@ class FeatureCache:
                  policy=None) -> dict[str, SplitFeatures]:
         """Features of every split in ``frames`` (name -> index frame): from memory, from
         disk, or computed now (one extractor for all missing splits) and stored."""
-        from kerasbench.backbones import get_backbone
+        return self.features_shared(
+            [backbone], weights=weights, image_size=image_size, frames=frames, seed=seed,
+            interpolation=interpolation, policies={backbone: policy})[backbone]
 
-        policy = policy or feature_policy(backbone)
+    def features_shared(self, backbones, *, weights, image_size,
+                        frames: Mapping[str, pd.DataFrame], seed: int,
+                        interpolation: str = "bilinear",
+                        policies: Mapping | None = None) -> dict[str, dict[str, SplitFeatures]]:
+        """:meth:`features` of several backbones at one image size: backbone -> split ->
+        features. The backbones that miss the same splits are computed together, over
+        one decoding of those images (each batch is decoded and resized once and fed to
+        every extractor), so a grid's image size pays the input pipeline once, not once
+        per backbone. ``policies``: backbone -> policy (each backbone's
+        :func:`feature_policy` when absent or None)."""
+        from kerasbench.engine.feature_models import ordered_outputs_shared
+
+        policies = {backbone: (policies or {}).get(backbone) or feature_policy(backbone)
+                    for backbone in backbones}
+        found: dict[str, dict] = {}
+        waiting: dict[tuple, list] = {}  # missing splits -> [(backbone, missing entries)]
+        for backbone in backbones:
+            found[backbone], missing = self._lookup(backbone, weights, image_size, frames,
+                                                    seed, interpolation, policies[backbone])
+            if missing:
+                waiting.setdefault(tuple(missing), []).append((backbone, missing))
+        for splits, group in waiting.items():
+            extractors = [self.extractor(backbone, weights=weights, image_size=image_size,
+                                         seed=seed, policy=policies[backbone])
+                          for backbone, _ in group]
+            first = group[0][1]
+            size = tuple(first[splits[0]][1]["image_size"])
+            # One ordered pass over all missing splits: one short (padded) last batch
+            # instead of one per split.
+            columns = ["path", "label"] if all(
+                "label" in first[split][0].columns for split in splits) else ["path"]
+            joined = pd.concat([first[split][0][columns] for split in splits],
+                               ignore_index=True)
+            outputs, labels, total_seconds = ordered_outputs_shared(
+                extractors, joined, image_size=size, batch_size=self.batch_size,
+                interpolation=interpolation)
+            for (backbone, missing), features in zip(group, outputs):
+                # The decoding is shared: each backbone is charged its share of the pass.
+                self._store(backbone, missing, features, labels, total_seconds / len(group),
+                            size, found[backbone])
+        return {backbone: {split: found[backbone][split] for split in frames}
+                for backbone in backbones}
+
+    def _lookup(self, backbone, weights, image_size, frames, seed, interpolation, policy):
+        """(split -> features found in memory or on disk, split -> what to compute)."""
         out, missing = {}, {}
         for split, frame in frames.items():
             start = time.perf_counter()
@@ -189,54 +235,43 @@ class FeatureCache:
                 self.hits += 1
                 continue
             missing[split] = (frame, inputs, key, array_path, meta_path)
-        if missing:
-            extractor = self.extractor(backbone, weights=weights, image_size=image_size,
-                                       seed=seed, policy=policy)
-            size = tuple(next(iter(missing.values()))[1]["image_size"])
-            # One ordered pass over all missing splits: one short (padded) last batch
-            # instead of one per split.
-            columns = ["path", "label"] if all(
-                "label" in item[0].columns for item in missing.values()) else ["path"]
-            joined = pd.concat([item[0][columns] for item in missing.values()],
-                               ignore_index=True)
-            start = time.perf_counter()
-            features, labels, _ = ordered_outputs(extractor, joined, image_size=size,
-                                                  batch_size=self.batch_size,
-                                                  interpolation=interpolation)
-            total_seconds = time.perf_counter() - start
-            offset = 0
-            for split, (frame, inputs, key, array_path, meta_path) in missing.items():
-                rows = len(frame)
-                split_features = features[offset:offset + rows]
-                split_labels = labels[offset:offset + rows]
-                offset += rows
-                # The pass is shared; each split is charged its share of rows.
-                compute_seconds = total_seconds * rows / max(len(joined), 1)
-                meta = {
-                    "key": key,
-                    "split": split,
-                    "inputs": inputs,
-                    "shape": list(split_features.shape),
-                    "dtype": str(split_features.dtype),
-                    "compute_seconds": compute_seconds,
-                    "batch_size": self.batch_size,
-                    "created": _datetime.datetime.now(_datetime.timezone.utc).isoformat(),
-                }
-                write_npz_atomic(array_path, features=split_features, labels=split_labels)
-                # The meta file is written last: its presence marks a complete entry.
-                write_json_atomic(meta_path, meta)
-                result = SplitFeatures(split, split_features, split_labels, key, False,
-                                       compute_seconds, compute_seconds, array_path, meta)
-                self._remember(result)
-                out[split] = result
-                self.misses += 1
-            if self.verbose:
-                height, width = size
-                shapes = ", ".join(f"{split} {out[split].features.shape[0]}"
-                                   for split in missing)
-                print(f"features: {get_backbone(backbone).name} {height}x{width}: {shapes} "
-                      f"images x {features.shape[1]} in {total_seconds:.1f}s")
-        return {split: out[split] for split in frames}
+        return out, missing
+
+    def _store(self, backbone, missing, features, labels, total_seconds, size, out) -> None:
+        """Write each missing split's rows of one computed pass and add them to ``out``."""
+        from kerasbench.backbones import get_backbone
+
+        offset = 0
+        for split, (frame, inputs, key, array_path, meta_path) in missing.items():
+            rows = len(frame)
+            split_features = features[offset:offset + rows]
+            split_labels = labels[offset:offset + rows]
+            offset += rows
+            # The pass is shared; each split is charged its share of rows.
+            compute_seconds = total_seconds * rows / max(len(features), 1)
+            meta = {
+                "key": key,
+                "split": split,
+                "inputs": inputs,
+                "shape": list(split_features.shape),
+                "dtype": str(split_features.dtype),
+                "compute_seconds": compute_seconds,
+                "batch_size": self.batch_size,
+                "created": _datetime.datetime.now(_datetime.timezone.utc).isoformat(),
+            }
+            write_npz_atomic(array_path, features=split_features, labels=split_labels)
+            # The meta file is written last: its presence marks a complete entry.
+            write_json_atomic(meta_path, meta)
+            result = SplitFeatures(split, split_features, split_labels, key, False,
+                                   compute_seconds, compute_seconds, array_path, meta)
+            self._remember(result)
+            out[split] = result
+            self.misses += 1
+        if self.verbose:
+            height, width = size
+            shapes = ", ".join(f"{split} {out[split].features.shape[0]}" for split in missing)
+            print(f"features: {get_backbone(backbone).name} {height}x{width}: {shapes} "
+                  f"images x {features.shape[1]} in {total_seconds:.1f}s")
 
     def _remember(self, result: SplitFeatures) -> None:
         if self.keep_in_memory <= 0:

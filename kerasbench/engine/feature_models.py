@@ -145,38 +145,60 @@ def ordered_outputs(model, frame: pd.DataFrame, *, image_size, batch_size: int =
     Images go from the pipeline to the model as tensors (no NumPy copy on the way), and
     the outputs stay where the model computed them until the pass is over.
     """
+    outputs, labels, seconds = ordered_outputs_shared(
+        [model], frame, image_size=image_size, batch_size=batch_size,
+        interpolation=interpolation)
+    return outputs[0], labels, seconds
+
+
+def ordered_outputs_shared(models, frame: pd.DataFrame, *, image_size, batch_size: int = 64,
+                           interpolation: str = "bilinear"):
+    """:func:`ordered_outputs` of several models over one decoding of ``frame``:
+    ``([outputs of each model], labels, seconds)``.
+
+    Each batch is decoded and resized once and handed to every model in turn, so models
+    of the same input size (the backbones of one grid image size) share the cost of the
+    input pipeline. Every model takes raw 0..255 images and normalises them itself.
+    """
     import tensorflow as tf
 
     from kerasbench.pipeline import make_dataset
 
+    models = list(models)
+    if not models:
+        raise ValueError("ordered_outputs_shared needs at least one model")
     has_labels = "label" in frame.columns
     dataset = make_dataset(
         frame, image_size=image_size, batch_size=int(batch_size),
         label_mode="int" if has_labels else None, shuffle=False, interpolation=interpolation,
     )
-    outputs, labels = [], []
+    outputs: list[list] = [[] for _ in models]
+    labels = []
     start = time.perf_counter()
-    forward = _forward_function(model)
+    forwards = [_forward_function(model) for model in models]
     for batch in dataset:
         images, batch_labels = batch if has_labels else (batch, None)
         count = int(images.shape[0])
         if count < batch_size:
             images = tf.pad(images, [[0, batch_size - count], [0, 0], [0, 0], [0, 0]])
-        outputs.append(forward(images)[:count])
+        for collected, forward in zip(outputs, forwards):
+            collected.append(forward(images)[:count])
         if has_labels:
             labels.append(np.asarray(batch_labels).reshape(-1))
-    result = np.asarray(tf.concat(outputs, axis=0), dtype=np.float32) if outputs else \
-        np.zeros((0,) + tuple(model.output.shape[1:]), np.float32)
+    results = [np.asarray(tf.concat(collected, axis=0), dtype=np.float32) if collected else
+               np.zeros((0,) + tuple(model.output.shape[1:]), np.float32)
+               for collected, model in zip(outputs, models)]
     seconds = time.perf_counter() - start
     if has_labels:
-        label_array = np.concatenate(labels).astype(np.int64)
+        label_array = np.concatenate(labels).astype(np.int64) if labels else \
+            np.zeros(0, np.int64)
         if len(label_array) != len(frame) or not np.array_equal(
             label_array, frame["label"].to_numpy().astype(np.int64)
         ):
             raise RuntimeError("the ordered pass lost the frame's row order; refusing to use it")
     else:
         label_array = np.full(len(frame), -1, dtype=np.int64)
-    return result, label_array, seconds
+    return results, label_array, seconds
 
 
 _FORWARD_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -119,6 +119,25 @@ def _passes(strategy, dataset):
     return steps, strategy.experimental_distribute_dataset(dataset)
 
 
+def _py_dataset_pass(strategy, batches):
+    """``(steps, distributed dataset)`` of one epoch of a ``keras.utils.PyDataset``: its
+    batches in order, as ``fit`` reads them on one device (the caller then calls its
+    ``on_epoch_end``). The element signature comes from ``batches.output_signature``
+    when it has one (reading a batch to find it could draw random augmentation)."""
+    import tensorflow as tf
+
+    signature = getattr(batches, "output_signature", None)
+    if signature is None:
+        signature = tf.nest.map_structure(
+            lambda array: tf.TensorSpec((None, *np.shape(array)[1:]),
+                                        tf.as_dtype(np.asarray(array).dtype)), batches[0])
+    steps = len(batches)
+    dataset = tf.data.Dataset.from_generator(
+        lambda: (batches[number] for number in range(steps)), output_signature=signature)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
+    return steps, strategy.experimental_distribute_dataset(dataset)
+
+
 def _run_epoch(function, steps, distributed, *, keep_in_step: bool = False) -> dict:
     iterator, logs = iter(distributed), {}
     for _ in range(steps):
@@ -134,7 +153,8 @@ def _run_epoch(function, steps, distributed, *, keep_in_step: bool = False) -> d
 
 def fit_replicated(model, train_dataset, validation_dataset=None, *, epochs: int,
                    callbacks: Sequence = (), class_weight=None):
-    """``model.fit`` for a model built under a multi-replica strategy: Keras's own
+    """``model.fit`` for a model built under a multi-replica strategy (datasets: tf.data,
+    or ``keras.utils.PyDataset`` such as the Siamese pair batches): Keras's own
     ``train_step`` / ``test_step`` run by the strategy, one step per global batch, with
     the same callbacks and history. Not ``fit`` itself, which under a strategy (Keras 3.15,
     TensorFlow backend) first draws a batch from a fresh pass for a symbolic build - moving
@@ -145,6 +165,10 @@ def fit_replicated(model, train_dataset, validation_dataset=None, *, epochs: int
     import tensorflow as tf
 
     strategy = model.distribute_strategy
+    py_datasets = [isinstance(data, keras.utils.PyDataset)
+                   for data in (train_dataset, validation_dataset)]
+    if class_weight and py_datasets[0]:
+        raise ValueError("class_weight under a strategy needs a tf.data training dataset")
     if class_weight:
         weights = tf.constant([float(class_weight[i]) for i in range(len(class_weight))])
 
@@ -156,30 +180,46 @@ def fit_replicated(model, train_dataset, validation_dataset=None, *, epochs: int
         train_dataset = train_dataset.map(weighted)
     # A batch of zeros of the input's shape (taking a real batch would start a pass over
     # the data and move tf.data's per-epoch shuffle along).
-    x, y = (tf.zeros([1, *spec.shape[1:]], spec.dtype) for spec in train_dataset.element_spec[:2])
+    spec = (train_dataset.output_signature if py_datasets[0] else train_dataset.element_spec)
+    x, y = tf.nest.map_structure(lambda part: tf.zeros([1, *part.shape[1:]], part.dtype),
+                                 tuple(spec[:2]))
     with strategy.scope():
         y_pred = model(x, training=False)
         model.compute_loss(x=x, y=y, y_pred=y_pred)
         model.compute_metrics(x, y, y_pred, sample_weight=None)
         model.optimizer.build(model.trainable_variables)
     model.reset_metrics()
+    if py_datasets[0]:
+        # Keras's fit on one device builds its metrics from the first batch of a pass it
+        # then ends (Trainer._symbolic_build): a PyDataset's epoch 0 is drawn, one batch
+        # read, and never trained on. The same here, so both train on the same batches.
+        train_dataset[0]
+        train_dataset.on_epoch_end()
     history = keras.callbacks.History()
     callback_list = keras.callbacks.CallbackList([*callbacks, history], model=model,
                                                  epochs=epochs, verbose=0)
     train_step = _replicated(strategy, model.train_step)
     test_step = _replicated(strategy, model.test_step)
-    train = _passes(strategy, train_dataset)
-    validation = _passes(strategy, validation_dataset) if validation_dataset is not None else None
+    train = None if py_datasets[0] else _passes(strategy, train_dataset)
+    validation = None
+    if validation_dataset is not None and not py_datasets[1]:
+        validation = _passes(strategy, validation_dataset)
     model.stop_training = False
     callback_list.on_train_begin()
     for epoch in range(int(epochs)):
         model.reset_metrics()
         callback_list.on_epoch_begin(epoch)
-        logs = _run_epoch(train_step, *train, keep_in_step=True)
-        if validation is not None:
+        if py_datasets[0]:
+            logs = _run_epoch(train_step, *_py_dataset_pass(strategy, train_dataset))
+            train_dataset.on_epoch_end()
+        else:
+            logs = _run_epoch(train_step, *train, keep_in_step=True)
+        if validation_dataset is not None:
             model.reset_metrics()
+            passes = (_py_dataset_pass(strategy, validation_dataset) if py_datasets[1]
+                      else validation)
             logs.update({f"val_{key}": value
-                         for key, value in _run_epoch(test_step, *validation).items()})
+                         for key, value in _run_epoch(test_step, *passes).items()})
         callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:
             break

@@ -33,7 +33,12 @@ from kerasbench.engine.feature_models import (
     ordered_outputs,
     prepare_head,
 )
-from kerasbench.engine.fitting import epoch_order, fit_epochs
+from kerasbench.engine.fitting import (
+    XLA_UNDER_REPLICAS,
+    epoch_order,
+    fit_epochs,
+    resolve_distribution,
+)
 
 
 @dataclass
@@ -69,7 +74,8 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
                 evaluate: Sequence[str] = ("validation", "test"),
                 validation_each_epoch: bool = True, interpolation: str = "bilinear",
                 evaluation_batch_size: int = 64,
-                performance: Mapping | None = None) -> ProbeResult:
+                performance: Mapping | None = None,
+                distribution: str = "auto") -> ProbeResult:
     """Train the head on ``frames["train"]`` and evaluate ``evaluate`` splits.
 
     Args:
@@ -89,6 +95,11 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
             :func:`feature_policy`; both paths compute under the same policy. The cached
             path trains the head with :func:`kerasbench.engine.device_loop.fit_head_on_device`
             (features on the device, one compiled call per epoch).
+        distribution: :func:`~kerasbench.engine.fitting.resolve_distribution` setting. The
+            plain path builds, compiles and fits the frozen model in the strategy's scope
+            (``batch_size`` is the global batch). The cached path computes features and
+            trains the linear head on one device (a head on pooled features is too small
+            to gain from replicas); the record's ``distribution`` says so.
     """
     from kerasbench.engine.evaluation import (
         SplitPredictions,
@@ -114,6 +125,7 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
     durations: dict = {}
     feature_info: dict = {}
     policy = feature_policy(backbone, performance)
+    strategy = resolve_distribution(distribution)
     start = time.perf_counter()
 
     if cache is not None:
@@ -168,23 +180,26 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
         from kerasbench.pipeline import make_dataset
 
         build_start = time.perf_counter()
-        if model is None:
-            model = build_full_classifier(backbone, num_classes, image_size=image_size,
-                                          weights=weights, seed=seed, policy=policy)
+        jit_compile = policy.jit_compile and strategy.allows_xla()
+        with strategy.scope():
+            if model is None:
+                model = build_full_classifier(backbone, num_classes, image_size=image_size,
+                                              weights=weights, seed=seed, policy=policy)
+            compile_head(model, learning_rate, jit_compile=jit_compile)
         durations["build_s"] = time.perf_counter() - build_start
-        compile_head(model, learning_rate, jit_compile=policy.jit_compile)
         size = tuple(model.input.shape[1:3])
 
         def make_train(order):
-            return make_dataset(train_frame.iloc[order].reset_index(drop=True),
-                                image_size=size, batch_size=batch_size, label_mode="int",
-                                shuffle=False, interpolation=interpolation)
+            return strategy.prepare(make_dataset(
+                train_frame.iloc[order].reset_index(drop=True), image_size=size,
+                batch_size=batch_size, label_mode="int", shuffle=False,
+                interpolation=interpolation))
 
         validation = None
         if validation_each_epoch:
-            validation = make_dataset(frames["validation"], image_size=size,
-                                      batch_size=batch_size, label_mode="int", shuffle=False,
-                                      interpolation=interpolation)
+            validation = strategy.prepare(make_dataset(
+                frames["validation"], image_size=size, batch_size=batch_size,
+                label_mode="int", shuffle=False, interpolation=interpolation))
         fit_start = time.perf_counter()
         history = fit_epochs(model, make_train, validation, epochs=epochs, rows=rows,
                               seed=seed, batch_size=batch_size, validation_batch_size=None)
@@ -238,9 +253,11 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
     return ProbeResult(model=model, history=history, metrics=metrics, predictions=predictions,
                        durations=durations, features=feature_info, parameters=parameters,
                        path=path, full_model_factory=factory,
-                       policy=_describe_policy(policy, cache),
+                       policy=_describe_policy(policy, cache, strategy),
                        extra={"features": feature_info, "parameters": parameters,
-                              "path": path, "class_names": class_names})
+                              "path": path, "class_names": class_names,
+                              "distribution": _describe_distribution(strategy, cache,
+                                                                     batch_size)})
 
 
 # Backbone parameter counts do not depend on the image size or the weights' values, and
@@ -260,10 +277,23 @@ def backbone_parameter_count(backbone: str) -> int:
     return _BACKBONE_PARAMETERS[spec.name]
 
 
-def _describe_policy(policy, cache: FeatureCache | None) -> dict:
+def _describe_distribution(strategy, cache: FeatureCache | None, batch_size: int) -> dict:
+    """What the record says about devices: the cached path runs on one device."""
+    if cache is None:
+        return strategy.describe(batch_size)
+    described = resolve_distribution("none").describe(batch_size)
+    described.update(setting=strategy.setting,
+                     reason="cached features: extraction and head on one device")
+    return described
+
+
+def _describe_policy(policy, cache: FeatureCache | None, strategy=None) -> dict:
     """The policy :func:`train_probe` applied, for results rows, plus how features and
     head were computed."""
     described = policy.to_dict()
+    if cache is None and strategy is not None and policy.jit_compile \
+            and not strategy.allows_xla():
+        described.update(jit_compile=False, xla_reason=XLA_UNDER_REPLICAS)
     if cache is not None:
         described["feature_batch_size"] = cache.batch_size
         described["head_training"] = "device loop"  # kerasbench.engine.device_loop

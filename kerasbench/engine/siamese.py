@@ -29,7 +29,12 @@ import keras
 import numpy as np
 
 from kerasbench.engine.execute import RunOutcome, RunSpec, TrainResult, execute_group
-from kerasbench.engine.fitting import fit_model
+from kerasbench.engine.fitting import (
+    XLA_UNDER_REPLICAS,
+    check_distribution,
+    fit_model,
+    resolve_distribution,
+)
 from kerasbench.errors import ConfigError
 from kerasbench.store import RunStore
 from kerasbench.validate import choice, known_keys
@@ -51,6 +56,9 @@ DEFAULT_CONFIG = {
     # Switches for kerasbench.performance.choose_policy ({"mixed_precision": False, ...});
     # None picks the device's best. The resolved policy is recorded in every record.
     "performance": None,
+    # tf.distribute for the training (kerasbench.engine.fitting.resolve_distribution);
+    # "auto" (MirroredStrategy over several GPUs) stays out of the run's identity.
+    "distribution": "auto",
     "seed": 42,
     # How the data was split and paired (recorded for identity; set from the data).
     "split": "person",
@@ -83,6 +91,8 @@ def resolve_config(config: dict) -> dict:
     resolved["epochs"] = int(resolved["epochs"])
     if resolved["weights"] is not None:
         resolved["weights"] = str(resolved["weights"])
+    if check_distribution(resolved.pop("distribution")) != "auto":
+        resolved["distribution"] = config["distribution"]
     return resolved
 
 
@@ -238,13 +248,21 @@ def train_pair_runs(specs: Sequence[RunSpec], data, *, models_dir=None,
     config = _check_group(specs, data)
     by_epoch = {spec.config["epochs"]: spec for spec in specs}
     setup_start = time.perf_counter()
+    distribution = resolve_distribution(config.get("distribution", "auto"))
     seed = set_seed(config["seed"])
     policy = choose_policy(siamese.squeezenet_backbone_name(config["squeezenet_version"]),
                            image_size=max(data.image_size), **(config["performance"] or {}))
-    embedding = siamese.build_embedding_network(
-        config["squeezenet_version"], image_size=data.image_size, weights=config["weights"],
-        embedding_dim=config["embedding_dim"], l2_normalize=config["l2_normalize"],
-        policy=policy)
+    applied = policy.to_dict()
+    jit_compile = policy.jit_compile and distribution.allows_xla()
+    if policy.jit_compile and not jit_compile:
+        applied.update(jit_compile=False, xla_reason=XLA_UNDER_REPLICAS)
+    # Networks, optimizer and metrics are built in the strategy's scope; the batch size
+    # is global (each replica computes its share of every batch of pairs).
+    with distribution.scope():
+        embedding = siamese.build_embedding_network(
+            config["squeezenet_version"], image_size=data.image_size,
+            weights=config["weights"], embedding_dim=config["embedding_dim"],
+            l2_normalize=config["l2_normalize"], policy=policy)
     augmentation = None
     if config["augmentation"]:
         augmentation = Augmentation.from_image_data_generator(
@@ -252,11 +270,12 @@ def train_pair_runs(specs: Sequence[RunSpec], data, *, models_dir=None,
     # Augmentation runs in one place: inside the model (on the device) or in the batches.
     in_model, in_batches = ((augmentation, None) if policy.augment_on_device
                             else (None, augmentation))
-    model = siamese.build_siamese_model(embedding, augmentation=in_model,
-                                        xla_compatible=policy.jit_compile)
-    siamese.compile_siamese(model, optimizer=config["optimizer"],
-                            learning_rate=config["learning_rate"], margin=config["margin"],
-                            jit_compile=policy.jit_compile)
+    with distribution.scope():
+        model = siamese.build_siamese_model(embedding, augmentation=in_model,
+                                            xla_compatible=jit_compile)
+        siamese.compile_siamese(model, optimizer=config["optimizer"],
+                                learning_rate=config["learning_rate"],
+                                margin=config["margin"], jit_compile=jit_compile)
     train = data.splits["train"]
     train_batches = siamese.PairBatches(
         train.images, person_labels=train.person_labels,
@@ -306,8 +325,9 @@ def train_pair_runs(specs: Sequence[RunSpec], data, *, models_dir=None,
                        # What a separate run of this many epochs would have taken.
                        "total_s": setup_seconds + train_seconds
                        + checkpoint["evaluation_seconds"]},
-            policy=policy.to_dict(),
+            policy=applied,
             extra={
+                "distribution": distribution.describe(config["batch_size"]),
                 "threshold": checkpoint["threshold"],
                 "threshold_split": checkpoint["threshold_split"],
                 "diverged": checkpoint["diverged"],

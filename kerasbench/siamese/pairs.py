@@ -225,6 +225,15 @@ class PairBatches(keras.utils.PyDataset):
         self.index_a, self.index_b, self.labels = index_a, index_b, labels
 
     @property
+    def output_signature(self):
+        """The batches' ``tf.TensorSpec`` structure (for ``tf.data.Dataset.from_generator``
+        under a distribution strategy), known without drawing a batch."""
+        import tensorflow as tf
+
+        image = tf.TensorSpec((None, *self.images.shape[1:]), tf.float32)
+        return (image, image), tf.TensorSpec((None,), tf.float32)
+
+    @property
     def num_batches(self) -> int:
         return math.ceil(len(self.labels) / self.batch_size)
 

@@ -167,3 +167,38 @@ def check_grid_configs(configs: Sequence[Mapping]) -> dict:
         raise ConfigError(f"planned grid runs of {base['backbone']} are not the full product "
                           f"of {axes} (each point once); plan them with clothing.configs()")
     return axes
+
+
+def precompute_features(grids: Sequence[FrozenBackboneGrid], store: RunStore, *,
+                        overwrite: bool = False) -> None:
+    """Compute the cached features every unfinished grid point will ask for, one image size
+    at a time: the backbones of one size share one decoding of the images
+    (:meth:`~kerasbench.engine.feature_cache.FeatureCache.features_shared`). Grids without
+    a feature cache, and sizes whose points are all finished (unless ``overwrite``), are
+    left out."""
+    import itertools
+
+    from kerasbench.engine.feature_keys import feature_policy
+    from kerasbench.io import canonical_json
+
+    wanted: dict[tuple, list] = {}
+    for grid in grids:
+        if grid.feature_cache is None:
+            continue
+        for size in grid.space["image_size"]:
+            points = itertools.product([size], grid.space["batch_size"],
+                                       grid.space["learning_rate"])
+            if not overwrite and all(store.finished(grid.spec_for(dict(zip(GRID_AXES, point)))
+                                  .run_id) is not None for point in points):
+                continue
+            shared = (id(grid.feature_cache), size, canonical_json(grid.weights), grid.seed,
+                      grid.interpolation, canonical_json(grid.performance),
+                      tuple(len(frame) for frame in grid.frames.values()))
+            wanted.setdefault(shared, []).append(grid)
+    for (_, size, *_), group in wanted.items():
+        first = group[0]
+        backbones = list(dict.fromkeys(grid.backbone for grid in group))
+        first.feature_cache.features_shared(
+            backbones, weights=first.weights, image_size=size, frames=first.frames,
+            seed=first.seed, interpolation=first.interpolation,
+            policies={name: feature_policy(name, first.performance) for name in backbones})

@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from kerasbench.engine import distributed
 from kerasbench.engine.execute import run_each
 from kerasbench.errors import ConfigError
 from kerasbench.records import RunRecord
@@ -51,6 +52,7 @@ from kerasbench.studies.clothing.grid import (
     INTERPOLATIONS,
     FrozenBackboneGrid,
     check_grid_configs,
+    precompute_features,
     probe_config,
     usable_sizes,
 )
@@ -179,22 +181,28 @@ def run(context, data, planned: Sequence[PlannedRun], *, overwrite: bool = False
         if entry.experiment == "grid":
             key = (entry.config["backbone"], entry.config["seed"])
             grids.setdefault(key, []).append(entry.config)
-    grid_records: list[RunRecord] = []
-    for (backbone, seed), grid_configs in grids.items():
+    backbone_grids = []
+    for (backbone, _seed), grid_configs in grids.items():
         axes = check_grid_configs(grid_configs)
         first = grid_configs[0]
-        grid = FrozenBackboneGrid(
+        backbone_grids.append(FrozenBackboneGrid(
             data, backbone=backbone, weights=first["weights"],
             image_sizes=axes["image_size"], batch_sizes=axes["batch_size"],
             learning_rates=axes["learning_rate"], epochs=first["epochs"], seed=first["seed"],
             feature_cache=cache if first["feature_cache"] else None,
             interpolation=first["interpolation"], performance=first.get("performance"),
-            demo=context.is_demo)
+            demo=context.is_demo))
+    if not distributed.active():
+        # One process does every point: decode each image size once for all backbones.
+        # (Workers compute, and share through the cache folder, what their trials need.)
+        precompute_features(backbone_grids, context.store("grid"), overwrite=overwrite)
+    grid_records: list[RunRecord] = []
+    for grid in backbone_grids:
         outcome = grid.run(context.store("grid"), directory=context.output_dir / "tuner",
                            overwrite=overwrite, progress=progress)
         grid_records += outcome.records
         if verbose:
-            print(f"{backbone} seed {seed}: {len(outcome.outcomes)} grid runs, "
+            print(f"{grid.backbone} seed {grid.seed}: {len(outcome.outcomes)} grid runs, "
                   f"{len(outcome.computed)} trained now, {len(outcome.skipped)} already finished, "
                   f"{outcome.seconds:.1f} s", flush=True)
     return grid_records + run_finals(context, data, planned, grid_records, cache=cache,

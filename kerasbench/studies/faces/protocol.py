@@ -2,7 +2,8 @@
 
 Grid: optimizer x learning rate x epochs, once per seed (``seeds``). Runs that differ only
 in their epoch count share ONE training evaluated after each requested epoch (the engine's
-Siamese path, ``kerasbench.engine`` ``run_pair_group``); every epoch count is its own run
+Siamese path, ``kerasbench.engine`` ``train_pair_runs`` through ``run_groups``, so that
+several trainings run on several workers at once); every epoch count is its own run
 and record, whose config says its own ``epochs``, exactly as a separate run would.
 
 Decisions where the paper is silent: the decision **threshold** is chosen on held-out
@@ -13,12 +14,10 @@ balanced, seeded and redrawn every epoch.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 
-from kerasbench.engine.execute import RunSpec
-from kerasbench.engine.progress import make_progress
-from kerasbench.engine.siamese import SAVE_VERIFIERS, resolve_config, run_pair_group, training_key
+from kerasbench.engine.execute import RunSpec, run_groups
+from kerasbench.engine.siamese import SAVE_VERIFIERS, resolve_config, train_pair_runs, training_key
 from kerasbench.errors import ConfigError
 from kerasbench.io import canonical_json
 from kerasbench.records import RunRecord
@@ -181,19 +180,13 @@ def run(context, data, planned: Sequence[PlannedRun], *, overwrite: bool = False
     groups: dict[str, list[RunSpec]] = {}
     for spec in specs:
         groups.setdefault(canonical_json(training_key(spec.config)), []).append(spec)
-    reporter = make_progress(progress, len(groups), STUDY)
-    store = context.store()
-    done: dict[str, RunRecord] = {}
-    for group in groups.values():
-        group = sorted(group, key=lambda spec: spec.config["epochs"])
-        start = time.perf_counter()
-        outcomes = run_pair_group(group, store, data, overwrite=overwrite,
-                                  models_dir=context.output_dir / "models",
-                                  save_verifiers=save_verifiers,
-                                  latency_repeats=latency_repeats, verbose=verbose)
-        records = [outcome.record for outcome in outcomes]
-        done.update({record.run_id: record for record in records})
-        if reporter is not None:
-            reporter.step(_describe(group), skipped=all(o.skipped for o in outcomes),
-                          seconds=time.perf_counter() - start, summary=_summary(records))
+    # One group per training (its epoch counts); distributed, each group is one trial.
+    ordered = [sorted(group, key=lambda spec: spec.config["epochs"]) for group in groups.values()]
+    options = {"models_dir": context.output_dir / "models", "save_verifiers": save_verifiers,
+               "latency_repeats": latency_repeats, "verbose": verbose}
+    outcomes = run_groups(ordered, context.store(),
+                          lambda needed: train_pair_runs(needed, data, **options),
+                          overwrite=overwrite, progress=progress, label=STUDY,
+                          describe=_describe, summary=_summary)
+    done = {outcome.record.run_id: outcome.record for group in outcomes for outcome in group}
     return [done[run_id] for run_id in run_ids]
