@@ -9,6 +9,9 @@ KERASBENCH := $(VENV)/bin/kerasbench
 PROFILE ?= demo
 DATA_DIR ?=
 TIMEOUT ?= 3600
+# Studies run at once by reproduce-all, each in its own process: much of a demo study is
+# single-threaded Python (building and tracing models), so two overlap well on 2 cores.
+JOBS ?= 2
 STAMP := $(VENV)/.installed
 RUN := $(KERASBENCH) run --profile $(PROFILE) --timeout $(TIMEOUT)
 
@@ -37,7 +40,7 @@ lint: install
 
 # DATA_DIR: the folder that holds each study's dataset (looked up by the profile's name).
 reproduce-all: install
-	$(RUN) --all $(if $(DATA_DIR),--data-root $(DATA_DIR))
+	$(RUN) --all --jobs $(JOBS) $(if $(DATA_DIR),--data-root $(DATA_DIR))
 
 # DATA_DIR: this study's dataset folder (a name is looked up under KERASBENCH_DATA_ROOT).
 reproduce-%: install

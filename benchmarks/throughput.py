@@ -65,10 +65,18 @@ def input_files(folder, limit: int):
         if not folder.is_dir():
             print(f"input rate skipped: no {folder} (pass --input FOLDER)")
             return None
-    from kerasbench.data.index import index_folder
+    import pandas as pd
 
-    frame = index_folder(folder).frame
-    return frame.sort_values("path").head(int(limit)).reset_index(drop=True)
+    from kerasbench.data.index import IMAGE_EXTENSIONS
+
+    folder = Path(folder)
+    classes = sorted(path.name for path in folder.iterdir() if path.is_dir())
+    rows = [(str(path), label) for label, name in enumerate(classes)
+            for path in sorted((folder / name).iterdir())
+            if path.suffix.lower() in IMAGE_EXTENSIONS]
+    if not rows:
+        raise SystemExit(f"--input {folder} holds no class folders of images")
+    return pd.DataFrame(rows, columns=["path", "label"]).head(int(limit))
 
 
 def main(argv=None) -> int:

@@ -124,6 +124,32 @@ def test_run_toy_study_writes_to_results_of_the_current_folder(tmp_path):
     assert "epochs 2" in result.stdout  # --log-output streams the cell's output
 
 
+def test_jobs_run_studies_in_parallel_processes(tmp_path):
+    import shutil
+
+    notebooks = toy_notebooks(tmp_path)
+    shutil.copyfile(notebooks / "toy.ipynb", notebooks / "toy2.ipynb")
+    shutil.copytree(notebooks / "profiles" / "toy", notebooks / "profiles" / "toy2")
+    env = {"KERASBENCH_NOTEBOOKS": str(notebooks)}
+    result = cli("run", "toy", "toy2", "--profile", "test", "--jobs", "2", cwd=tmp_path,
+                 env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for study in ("toy", "toy2"):
+        records = RunStore(tmp_path / "results" / "test" / study / "records" / "runs").records()
+        assert [record.config for record in records] == [{"epochs": 3}]
+        assert f"[{study}] [1/1] {study}: ok" in result.stdout
+    assert "2 studies ran in" in result.stdout and "(2 at a time)" in result.stdout
+
+    # One study fails: the other still runs, the exit status is 1 and the failure named.
+    (notebooks / "profiles" / "toy2" / "test.yaml").write_text("fail: true\n")
+    result = cli("run", "toy", "toy2", "--profile", "test", "--jobs", "2", cwd=tmp_path,
+                 env=env)
+    assert result.returncode == 1
+    assert "1 of 2 studies failed" in result.stderr and "toy2" in result.stderr
+    assert "toy failure in cell" in result.stdout  # the child's error, relayed
+    assert cli("run", "toy", "--jobs", "0", cwd=tmp_path, env=env).returncode == 2
+
+
 def test_failed_run_exits_nonzero_and_names_the_notebook(tmp_path):
     notebooks = toy_notebooks(tmp_path)
     result = cli("run", "toy", "--profile", "bad", cwd=tmp_path,

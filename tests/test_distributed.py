@@ -378,11 +378,12 @@ def mirrored_probe(index, folder):
 
 
 def mirrored_siamese(folder):
+    from tiny_faces import tiny_faces
+
     from kerasbench.engine.execute import RunSpec
     from kerasbench.engine.siamese import resolve_config, train_pair_runs
     from kerasbench.studies import faces
     from kerasbench.studies.faces.protocol import run_config
-    from tiny_faces import tiny_faces
 
     _, data = tiny_faces(folder, image_size=32)
     (planned,) = faces.configs(optimizers=["sgd"], learning_rates=[0.01], epochs=[2],

@@ -1,9 +1,11 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from kerasbench.performance import (
@@ -139,10 +141,19 @@ def test_benchmark_runs_on_a_tiny_shape(tmp_path, monkeypatch):
 
 
 def test_benchmark_script_writes_its_table(tmp_path):
+    from PIL import Image
+
     output = tmp_path / "throughput"
+    images = tmp_path / "images"
+    for label in range(2):
+        (images / f"class{label}").mkdir(parents=True)
+        for number in range(3):
+            pixels = np.random.default_rng(number).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(images / f"class{label}" / f"{number}.jpg")
     completed = subprocess.run(
         [sys.executable, "benchmarks/throughput.py", "--backbones", "squeezenet1_1", "--sizes",
-         "48", "--batches", "2", "--steps", "1", "--warmup-steps", "1", "--output", str(output)],
+         "48", "--batches", "2", "--steps", "1", "--warmup-steps", "1", "--output", str(output),
+         "--input", str(images)],
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "KERASBENCH_CACHE": str(tmp_path)},
     )
@@ -150,6 +161,14 @@ def test_benchmark_script_writes_its_table(tmp_path):
     assert "images_per_second" in completed.stdout
     assert "train/forward time ratio squeezenet1_1@48" in completed.stdout
     assert "[xla]" in completed.stdout
+    # The input pipeline's rate beside the training rate, and which bounds the step.
+    assert "input rate: make_dataset over 6 files" in completed.stdout
+    assert re.search(r"squeezenet1_1@48 batch 2 \[.*\]: trains [\d.]+ images/s, input "
+                     r"delivers [\d.]+: (input|compute)-bound", completed.stdout)
+    table = pd.read_csv(output.with_suffix(".csv"))
+    train_rows = table[table["mode"] == "train"]
+    assert (train_rows["input_images_per_second"] > 0).all()
+    assert set(train_rows["bound"]) <= {"input", "compute"}
     if device_description()["kind"] == "CPU":
         assert "XLA choice: CPU probe at 48 px" in completed.stdout
     assert output.with_suffix(".csv").exists()

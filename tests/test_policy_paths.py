@@ -55,8 +55,9 @@ def test_frozen_grid_paths_agree_under_bfloat16_and_xla(tiny_index, tmp_path):
 
 
 def test_faces_run_with_every_switch_on(tmp_path):
-    from kerasbench.studies import faces
     from tiny_faces import tiny_faces
+
+    from kerasbench.studies import faces
 
     context, data = tiny_faces(tmp_path)
     planned = faces.configs(optimizers=["adam"], learning_rates=[0.001], epochs=[1],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -204,13 +205,16 @@ def _run_in_parallel(args: argparse.Namespace, studies: list[str], results_root:
             print(f"[{study}] {line}", end="", flush=True)
         stream.close()
 
+    # Studies sharing a GPU: each takes memory as it needs it, not the whole device.
+    environment = {**os.environ}
+    environment.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     started = time.perf_counter()
     waiting, running, failed = list(studies), [], []
     while waiting or running:
         while waiting and len(running) < args.jobs:
             study = waiting.pop(0)
             child = subprocess.Popen(_child_command(args, [study]), stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+                                     stderr=subprocess.STDOUT, text=True, env=environment)
             thread = threading.Thread(target=relay, args=(study, child.stdout), daemon=True)
             thread.start()
             running.append((study, child, thread))
