@@ -248,6 +248,8 @@ def test_backbones_of_one_size_share_one_decoding(index, tmp_path, monkeypatch):
                                           separate[name][split].features)
             np.testing.assert_array_equal(shared[name][split].labels,
                                           frames[split]["label"].to_numpy())
+            # Each backbone is charged its own forward passes plus a share of decoding.
+            assert shared[name][split].compute_seconds > 0
     # Each backbone's entries are ordinary entries: a later single request hits them.
     again = FeatureCache(tmp_path / "shared", verbose=False)
     again.features(backbones[1], weights=None, image_size=SIZE, frames=frames, seed=1)

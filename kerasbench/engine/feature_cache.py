@@ -197,13 +197,13 @@ class FeatureCache:
                 "label" in first[split][0].columns for split in splits) else ["path"]
             joined = pd.concat([first[split][0][columns] for split in splits],
                                ignore_index=True)
-            outputs, labels, total_seconds = ordered_outputs_shared(
+            outputs, labels, seconds = ordered_outputs_shared(
                 extractors, joined, image_size=size, batch_size=self.batch_size,
                 interpolation=interpolation)
-            for (backbone, missing), features in zip(group, outputs):
-                # The decoding is shared: each backbone is charged its share of the pass.
-                self._store(backbone, missing, features, labels, total_seconds / len(group),
-                            size, found[backbone])
+            for (backbone, missing), features, own_seconds in zip(group, outputs, seconds):
+                # Each backbone is charged its own forward passes and a share of decoding.
+                self._store(backbone, missing, features, labels, own_seconds, size,
+                            found[backbone])
         return {backbone: {split: found[backbone][split] for split in frames}
                 for backbone in backbones}
 

@@ -148,17 +148,19 @@ def ordered_outputs(model, frame: pd.DataFrame, *, image_size, batch_size: int =
     outputs, labels, seconds = ordered_outputs_shared(
         [model], frame, image_size=image_size, batch_size=batch_size,
         interpolation=interpolation)
-    return outputs[0], labels, seconds
+    return outputs[0], labels, seconds[0]
 
 
 def ordered_outputs_shared(models, frame: pd.DataFrame, *, image_size, batch_size: int = 64,
                            interpolation: str = "bilinear"):
     """:func:`ordered_outputs` of several models over one decoding of ``frame``:
-    ``([outputs of each model], labels, seconds)``.
+    ``([outputs of each model], labels, [seconds of each model])``.
 
     Each batch is decoded and resized once and handed to every model in turn, so models
     of the same input size (the backbones of one grid image size) share the cost of the
-    input pipeline. Every model takes raw 0..255 images and normalises them itself.
+    input pipeline. Every model takes raw 0..255 images and normalises them itself. A
+    model's seconds are its own forward calls (tracing included) plus an equal share of
+    the rest of the pass (decoding, waiting for the pipeline).
     """
     import tensorflow as tf
 
@@ -176,19 +178,23 @@ def ordered_outputs_shared(models, frame: pd.DataFrame, *, image_size, batch_siz
     labels = []
     start = time.perf_counter()
     forwards = [_forward_function(model) for model in models]
+    forward_seconds = [0.0] * len(models)
     for batch in dataset:
         images, batch_labels = batch if has_labels else (batch, None)
         count = int(images.shape[0])
         if count < batch_size:
             images = tf.pad(images, [[0, batch_size - count], [0, 0], [0, 0], [0, 0]])
-        for collected, forward in zip(outputs, forwards):
-            collected.append(forward(images)[:count])
+        for position, forward in enumerate(forwards):
+            call_start = time.perf_counter()
+            outputs[position].append(forward(images)[:count])
+            forward_seconds[position] += time.perf_counter() - call_start
         if has_labels:
             labels.append(np.asarray(batch_labels).reshape(-1))
     results = [np.asarray(tf.concat(collected, axis=0), dtype=np.float32) if collected else
                np.zeros((0,) + tuple(model.output.shape[1:]), np.float32)
                for collected, model in zip(outputs, models)]
-    seconds = time.perf_counter() - start
+    shared = (time.perf_counter() - start - sum(forward_seconds)) / len(models)
+    seconds = [own + shared for own in forward_seconds]
     if has_labels:
         label_array = np.concatenate(labels).astype(np.int64) if labels else \
             np.zeros(0, np.int64)
