@@ -61,12 +61,12 @@ def test_probe_can_be_switched_off(monkeypatch):
 
 
 def test_cpu_xla_probe_measures_and_caches(tmp_path, monkeypatch):
-    from kerasbench import performance
+    from kerasbench import performance, xla_probe
 
     monkeypatch.setenv("KERASBENCH_CACHE", str(tmp_path))
-    monkeypatch.setattr(performance, "_probe_memory", {})
-    monkeypatch.setattr(performance, "PROBE_STAGES", ((4, 8), (8, 16)))
-    result = performance.cpu_xla_probe(16, repeats=1)
+    monkeypatch.setattr(xla_probe, "_probe_memory", {})
+    monkeypatch.setattr(xla_probe, "PROBE_STAGES", ((4, 8), (8, 16)))
+    result = xla_probe.cpu_xla_probe(16, repeats=1)
     assert result["stages"] == [[4, 8], [2, 16]] or result["stages"] == [(4, 8), (2, 16)]
     for name in ("forward_plain_ms", "forward_xla_ms", "train_plain_ms", "train_xla_ms"):
         assert result[name] > 0
@@ -77,9 +77,33 @@ def test_cpu_xla_probe_measures_and_caches(tmp_path, monkeypatch):
     assert "px" in result["reason"]
     cached = json.loads((tmp_path / "xla_cpu_probe.json").read_text())
     assert list(cached.values())[0]["reason"] == result["reason"]
-    monkeypatch.setattr(performance, "_probe_memory", {})
-    monkeypatch.setattr(performance, "_ladder_functions", None)  # would fail if re-measured
-    assert performance.cpu_xla_probe(16)["reason"] == result["reason"]
+    monkeypatch.setattr(xla_probe, "_probe_memory", {})
+    monkeypatch.setattr(xla_probe, "_ladder_functions", None)  # would fail if re-measured
+    assert xla_probe.cpu_xla_probe(16)["reason"] == result["reason"]
+
+
+def test_probe_is_per_backbone_family_and_size(tmp_path, monkeypatch):
+    """Xception and EfficientNet are probed with depthwise + pointwise convolutions, the
+    others with plain ones; each (family, size) is measured once and cached apart."""
+    from kerasbench import xla_probe
+
+    monkeypatch.setenv("KERASBENCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(xla_probe, "_probe_memory", {})
+    monkeypatch.setattr(xla_probe, "PROBE_STAGES", ((4, 8), (8, 16)))
+    asked = []
+    real = xla_probe.cpu_xla_probe
+    monkeypatch.setattr(xla_probe, "cpu_xla_probe", lambda size, **options: asked.append(
+        (size, options["convolution"])) or real(size, repeats=1, **options))
+    for backbone in ("xception", "efficientnetb7", "resnet50", "vgg19"):
+        policy = choose_policy(backbone, device=CPU, image_size=16)
+        assert "px (" in policy.xla_reason
+    assert asked == [(16, "separable"), (16, "separable"), (16, "standard"), (16, "standard")]
+    cached = json.loads((tmp_path / "xla_cpu_probe.json").read_text())
+    assert sorted(entry["convolution"] for entry in cached.values()) == ["separable", "standard"]
+    separable = next(entry for entry in cached.values() if entry["convolution"] == "separable")
+    assert "separable convolutions" in separable["reason"] and separable["train_plain_ms"] > 0
+    with pytest.raises(ValueError, match="convolution must be one of"):
+        xla_probe.cpu_xla_probe(16, convolution="dilated", refresh=True)
 
 
 @pytest.mark.parametrize("device, expected", [(H100, "mixed_bfloat16"), (T4, "mixed_float16"),

@@ -81,6 +81,9 @@ class BackboneSpec:
         imagenet_file: the file ``weights="imagenet"`` reads from the Keras cache folder
             (``~/.keras/models``), or ``None`` when there are no ImageNet weights by name.
         imagenet_download: whether Keras downloads ``imagenet_file`` when it is missing.
+        convolution: ``"standard"`` or ``"separable"`` (depthwise + pointwise, as in
+            Xception and EfficientNet's MBConv blocks): which convolutions the CPU XLA
+            probe times for this backbone (:func:`kerasbench.performance.cpu_xla_probe`).
     """
 
     name: str
@@ -94,6 +97,7 @@ class BackboneSpec:
     stage_anchor: str = "start"
     imagenet_file: str | None = None
     imagenet_download: bool = False
+    convolution: str = "standard"
 
 
 def _keras_file(stem: str) -> str:
@@ -115,6 +119,7 @@ _SPECS = (
         description="Xception (Keras Applications), ImageNet, 20.9M parameters",
         imagenet_file=_keras_file("xception"),
         imagenet_download=True,
+        convolution="separable",
     ),
     BackboneSpec(
         name="efficientnetb6",
@@ -128,6 +133,7 @@ _SPECS = (
         # EfficientNet's file is named after the model's name, which is kept as Keras's.
         imagenet_file="efficientnetb6_notop.h5",
         imagenet_download=True,
+        convolution="separable",
     ),
     BackboneSpec(
         name="efficientnetb7",
@@ -140,6 +146,7 @@ _SPECS = (
         description="EfficientNetB7 (Keras Applications), ImageNet, normalises inside",
         imagenet_file="efficientnetb7_notop.h5",
         imagenet_download=True,
+        convolution="separable",
     ),
     BackboneSpec(
         name="densenet201",

@@ -31,7 +31,7 @@ from kerasbench.engine.feature_keys import (
     feature_policy,
     weights_descriptor,
 )
-from kerasbench.engine.feature_models import build_extractor
+from kerasbench.engine.feature_models import build_extractor, ordered_outputs_shared
 from kerasbench.io import canonical_json, write_json_atomic, write_npz_atomic
 
 
@@ -174,8 +174,6 @@ class FeatureCache:
         every extractor), so a grid's image size pays the input pipeline once, not once
         per backbone. ``policies``: backbone -> policy (each backbone's
         :func:`feature_policy` when absent or None)."""
-        from kerasbench.engine.feature_models import ordered_outputs_shared
-
         policies = {backbone: (policies or {}).get(backbone) or feature_policy(backbone)
                     for backbone in backbones}
         found: dict[str, dict] = {}

@@ -27,13 +27,13 @@ BACKBONE = "squeezenet1_1"
 SIZE = 32
 
 
-def _fake_outputs(model, frame, *, image_size, batch_size=64, interpolation="bilinear"):
+def _fake_outputs(models, frame, *, image_size, batch_size=64, interpolation="bilinear"):
     """Features from each file's bytes: no backbone, but they change when a file does."""
     features = np.stack([
         np.frombuffer(open(path, "rb").read()[-16:].ljust(16, b"\0"), dtype=np.uint8)
         .astype(np.float32) for path in frame["path"]])
     labels = frame["label"].to_numpy().astype(np.int64) if "label" in frame else None
-    return features, labels, 0.0
+    return [features] * len(models), labels, [0.0] * len(models)
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def fake_backbone(monkeypatch):
         calls.append(len(args[1]))
         return _fake_outputs(*args, **kwargs)
 
-    monkeypatch.setattr(feature_cache_module, "ordered_outputs", outputs)
+    monkeypatch.setattr(feature_cache_module, "ordered_outputs_shared", outputs)
     monkeypatch.setattr(FeatureCache, "extractor", lambda self, *a, **k: "fake extractor")
     return calls
 
@@ -143,7 +143,7 @@ def test_a_killed_cache_write_leaves_no_entry(tmp_path, frames, fake_backbone, m
         _features(tmp_path / "cache", frames)
     assert os.listdir(tmp_path / "cache") == []
     monkeypatch.undo()
-    monkeypatch.setattr(feature_cache_module, "ordered_outputs", _fake_outputs)
+    monkeypatch.setattr(feature_cache_module, "ordered_outputs_shared", _fake_outputs)
     monkeypatch.setattr(FeatureCache, "extractor", lambda self, *a, **k: "fake extractor")
     cache, _ = _features(tmp_path / "cache", frames)
     assert cache.misses == 2
