@@ -29,11 +29,15 @@ $(STAMP): requirements.txt setup.cfg setup.py pyproject.toml
 	$(KERASBENCH) kernel install --sys-prefix
 	touch $(STAMP)
 
+# Test processes (pytest-xdist): much of a test is single-threaded tracing, so two
+# overlap well on 2 cores; TEST_JOBS=0 runs the suite in this process.
+TEST_JOBS ?= 2
+
 test: install
-	$(PYTHON) -m pytest -q --durations=15
+	$(PYTHON) -m pytest -q --durations=15 $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS))
 
 test-fast: install
-	$(PYTHON) -m pytest -q -m "not slow"
+	$(PYTHON) -m pytest -q -m "not slow" $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS))
 
 lint: install
 	$(PYTHON) -m ruff check kerasbench tests benchmarks
