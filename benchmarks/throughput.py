@@ -88,8 +88,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", nargs="+", type=int, default=[64])
     parser.add_argument("--batches", nargs="+", type=int, default=[8, 16])
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--warmup-steps", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup-steps", type=int, default=3)
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS),
                         default=["best", "off", "xla"],
                         help="policies to measure; 'best' alone for the device's choice only")

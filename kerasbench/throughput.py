@@ -43,7 +43,10 @@ def measure(backbone: str, image_size: int, batch_size: int, mode: str,
             policy: PerformancePolicy, *, steps: int = 10, warmup_steps: int = 2,
             num_classes: int = 10) -> dict:
     """One measurement: images/s of full fine-tuning (``train``) or of frozen forward passes
-    (``forward``) under ``policy``."""
+    (``forward``) under ``policy``: the batch size over the MEDIAN time of ``steps`` single
+    steps, each waited for, after ``warmup_steps`` (tracing, XLA compilation, oneDNN
+    primitive creation). The median, not the total, so that a moment when another process
+    takes the cores does not decide the figure on a shared machine."""
     import keras
     import tensorflow as tf
 
@@ -62,23 +65,24 @@ def measure(backbone: str, image_size: int, batch_size: int, mode: str,
         model.compile(optimizer=keras.optimizers.SGD(1e-3),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       jit_compile=policy.jit_compile)
-        dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
-        if policy.prefetch:
-            dataset = dataset.prefetch(tf.data.AUTOTUNE)
-        model.fit(dataset, steps_per_epoch=warmup_steps, epochs=1, verbose=0, shuffle=False)
-        start = time.perf_counter()
-        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-        seconds = time.perf_counter() - start
+
+
+        def run_step():
+            model.train_on_batch(images, labels)  # returns host floats: waits for the step
     else:
-        step = tf.function(lambda batch: model(batch, training=False), jit_compile=policy.jit_compile)
-        for _ in range(warmup_steps):
-            step(images).numpy()
+        forward = tf.function(lambda batch: model(batch, training=False),
+                              jit_compile=policy.jit_compile)
+
+        def run_step():
+            forward(images).numpy()  # wait for the device to finish
+    for _ in range(warmup_steps):
+        run_step()
+    step_seconds = []
+    for _ in range(steps):
         start = time.perf_counter()
-        for _ in range(steps):
-            outputs = step(images)
-        outputs.numpy()  # wait for the device to finish
-        seconds = time.perf_counter() - start
-    images_per_second = batch_size * steps / seconds
+        run_step()
+        step_seconds.append(time.perf_counter() - start)
+    images_per_second = batch_size / float(np.median(step_seconds))
     flops_per_image = forward_flops_per_image(model) * (3 if mode == "train" else 1)
     return {
         "backbone": backbone, "image_size": image_size, "batch_size": batch_size, "mode": mode,
