@@ -150,6 +150,34 @@ def test_jobs_run_studies_in_parallel_processes(tmp_path):
     assert cli("run", "toy", "--jobs", "0", cwd=tmp_path, env=env).returncode == 2
 
 
+def test_interrupted_jobs_stop_their_children_and_say_how_to_go_on(tmp_path):
+    import shutil
+    import signal
+    import time
+
+    notebooks = toy_notebooks(tmp_path, body="import time\ntime.sleep(120)")
+    shutil.copyfile(notebooks / "toy.ipynb", notebooks / "toy2.ipynb")
+    shutil.copytree(notebooks / "profiles" / "toy", notebooks / "profiles" / "toy2")
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+                   "KERASBENCH_NOTEBOOKS": str(notebooks)}
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "kerasbench.cli", "run", "toy", "toy2", "--jobs", "2"],
+        cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        deadline = time.time() + 120
+        started = lambda: len(list((tmp_path / "results" / "demo").glob("*/toy*.ipynb")))  # noqa: E731
+        while started() < 2 and time.time() < deadline:
+            time.sleep(0.5)
+        assert started() == 2, "the two studies did not start"
+        parent.send_signal(signal.SIGINT)
+        out, err = parent.communicate(timeout=90)
+    finally:
+        parent.kill()
+    assert parent.returncode == 130, out + err
+    assert "interrupted: toy, toy2 stopped" in err and "run the same command again" in err
+
+
 def test_failed_run_exits_nonzero_and_names_the_notebook(tmp_path):
     notebooks = toy_notebooks(tmp_path)
     result = cli("run", "toy", "--profile", "bad", cwd=tmp_path,

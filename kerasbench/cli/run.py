@@ -210,22 +210,39 @@ def _run_in_parallel(args: argparse.Namespace, studies: list[str], results_root:
     environment.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     started = time.perf_counter()
     waiting, running, failed = list(studies), [], []
-    while waiting or running:
-        while waiting and len(running) < args.jobs:
-            study = waiting.pop(0)
-            child = subprocess.Popen(_child_command(args, [study]), stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, env=environment)
-            thread = threading.Thread(target=relay, args=(study, child.stdout), daemon=True)
-            thread.start()
-            running.append((study, child, thread))
-        time.sleep(0.2)
-        for entry in list(running):
-            study, child, thread = entry
-            if child.poll() is not None:
-                thread.join(timeout=10)
-                running.remove(entry)
-                if child.returncode != 0:
-                    failed.append(study)
+    try:
+        while waiting or running:
+            while waiting and len(running) < args.jobs:
+                study = waiting.pop(0)
+                child = subprocess.Popen(_child_command(args, [study]),
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         text=True, env=environment)
+                thread = threading.Thread(target=relay, args=(study, child.stdout),
+                                          daemon=True)
+                thread.start()
+                running.append((study, child, thread))
+            time.sleep(0.2)
+            for entry in list(running):
+                study, child, thread = entry
+                if child.poll() is not None:
+                    thread.join(timeout=10)
+                    running.remove(entry)
+                    if child.returncode != 0:
+                        failed.append(study)
+    except KeyboardInterrupt:
+        # Finished runs are on disk already; the same command later redoes only the rest.
+        for _, child, _ in running:
+            child.terminate()
+        for _, child, _ in running:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        print(f"interrupted: {', '.join(study for study, _, _ in running) or 'nothing'} "
+              f"stopped, {', '.join(waiting) or 'nothing'} not started; run the same "
+              "command again to go on (finished runs are skipped)", file=sys.stderr,
+              flush=True)
+        return 130
     elapsed = time.perf_counter() - started
     if failed:
         print(f"{len(failed)} of {len(studies)} studies failed ({elapsed:.0f}s): "
