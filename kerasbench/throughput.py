@@ -66,7 +66,6 @@ def measure(backbone: str, image_size: int, batch_size: int, mode: str,
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       jit_compile=policy.jit_compile)
 
-
         def run_step():
             model.train_on_batch(images, labels)  # returns host floats: waits for the step
     else:
@@ -224,18 +223,17 @@ def check_xla(backbone: str, image_size: int | None = None, *, batch_size: int =
 
 
 def input_rate(frame: pd.DataFrame, image_size: int, batch_size: int, *,
-               augmentation=None, cache=None, passes: int = 2) -> float:
-    """Images/s that :func:`kerasbench.pipeline.make_dataset` delivers for ``frame`` on
-    this machine's CPUs: the best of ``passes`` full passes (the first also traces; with
-    ``cache="memory"`` it fills the cache, so later passes are the epochs after the first).
-    Beside a model's training rate it says which of the two bounds a training."""
+               passes: int = 2) -> float:
+    """Images/s that :func:`kerasbench.pipeline.make_dataset` (no cache, no augmentation:
+    every file decoded and resized) delivers for ``frame`` on this machine's CPUs, the best
+    of ``passes`` full passes (the first also traces). Beside a model's training rate it
+    says which of the two bounds a training."""
     from kerasbench.pipeline import make_dataset
 
     if passes < 1:
         raise ValueError(f"passes must be at least 1, got {passes!r}")
     dataset = make_dataset(frame, image_size=int(image_size), batch_size=int(batch_size),
-                           label_mode="int" if "label" in frame.columns else None,
-                           augmentation=augmentation, cache=cache)
+                           label_mode="int" if "label" in frame.columns else None)
     best = 0.0
     for _ in range(int(passes)):
         start = time.perf_counter()
@@ -245,8 +243,8 @@ def input_rate(frame: pd.DataFrame, image_size: int, batch_size: int, *,
     return best
 
 
-def with_input_rates(table: pd.DataFrame, frame: pd.DataFrame, *, passes: int = 2,
-                     augmentation=None) -> pd.DataFrame:
+def with_input_rates(table: pd.DataFrame, frame: pd.DataFrame, *,
+                     passes: int = 2) -> pd.DataFrame:
     """Add ``input_images_per_second`` (every file decoded and resized: a first epoch, or
     an uncached pipeline) and ``bound`` ("input" where the pipeline delivers fewer images
     per second than the training step consumes, else "compute") to the train rows."""
@@ -257,7 +255,7 @@ def with_input_rates(table: pd.DataFrame, frame: pd.DataFrame, *, passes: int = 
     for index, row in table[table["mode"] == "train"].iterrows():
         key = (int(row["image_size"]), int(row["batch_size"]))
         if key not in rates:
-            rates[key] = input_rate(frame, *key, augmentation=augmentation, passes=passes)
+            rates[key] = input_rate(frame, *key, passes=passes)
         table.loc[index, "input_images_per_second"] = rates[key]
         table.loc[index, "bound"] = ("input" if rates[key] < row["images_per_second"]
                                      else "compute")

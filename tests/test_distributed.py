@@ -259,12 +259,14 @@ def test_mirrored_strategy_on_two_cpu_devices_matches_one_device(tmp_path):
     assert max(abs(a - b) for a, b in zip(one["weights"], two["weights"])) < 1e-5
     assert one["predictions"] == two["predictions"]
     assert abs(one["test"]["loss"] - two["test"]["loss"]) < 1e-5
-    # The frozen-backbone probe (plain path) and the Siamese training, same tolerances.
-    for path in ("probe", "siamese"):
+    # The frozen-backbone probe (plain path), the Siamese training and a plain
+    # keras.utils.PyDataset without an output_signature, same tolerances.
+    for path in ("probe", "siamese", "py_dataset"):
         alone, mirrored = result[f"{path}_none"], result[f"{path}_mirrored"]
         assert mirrored["distribution"]["kind"] == "mirrored", path
         assert mirrored["distribution"]["replicas"] == 2, path
         assert alone["distribution"]["kind"] == "none", path
+        assert len(alone["loss"]) == 2, path
         np.testing.assert_allclose(alone["loss"], mirrored["loss"], rtol=1e-5, err_msg=path)
         assert max(abs(a - b) for a, b in zip(alone["weights"], mirrored["weights"])) < 1e-5
         np.testing.assert_allclose(alone["scores"], mirrored["scores"], atol=1e-5,
@@ -347,6 +349,7 @@ def main_mirrored(images, out):
             "config_has_distribution": "distribution" in resolve_config(config)}
     result.update(mirrored_probe(index, Path(out).parent))
     result.update(mirrored_siamese(Path(out).parent))
+    result.update(mirrored_py_dataset())
     Path(out).write_text(json.dumps(result))
 
 
@@ -374,6 +377,42 @@ def mirrored_probe(index, folder):
     cached = train_probe(frames, index.class_names, distribution="mirrored",
                          cache=FeatureCache(folder / "features", verbose=False), **settings)
     result["probe_cached_mirrored"] = cached.extra["distribution"]
+    return result
+
+
+def mirrored_py_dataset():
+    """A Dense model fitted on a ``keras.utils.PyDataset`` that has no output_signature
+    (fit_replicated reads its first batch for the shapes), on one device and mirrored."""
+    import keras
+    import numpy as np
+
+    from kerasbench.engine.fitting import fit_model, resolve_distribution
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            generator = np.random.default_rng(0)
+            self.x = generator.normal(size=(40, 6)).astype("float32")
+            self.y = (self.x[:, 0] > 0).astype("float32")
+
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, number):
+            return self.x[number * 8:(number + 1) * 8], self.y[number * 8:(number + 1) * 8]
+
+    result = {}
+    for setting in ("none", "mirrored"):
+        distribution = resolve_distribution(setting)
+        keras.utils.set_random_seed(1)
+        with distribution.scope():
+            model = keras.Sequential([keras.Input((6,)),
+                                      keras.layers.Dense(1, activation="sigmoid")])
+            model.compile(optimizer="sgd", loss="binary_crossentropy")
+        outcome = fit_model(model, Batches(), epochs=2)
+        result[f"py_dataset_{setting}"] = {
+            "distribution": distribution.describe(8), "loss": outcome["history"]["loss"],
+            "weights": _weights(model), "scores": model.predict(Batches().x, verbose=0).ravel().tolist()}
     return result
 
 

@@ -209,3 +209,21 @@ def test_cross_entropy_matches_keras():
     assert cross_entropy(probabilities, labels) == pytest.approx(float(expected), rel=1e-5)
     binary = keras.losses.BinaryCrossentropy()(np.array([[1.0], [0.0]]), np.array([[0.9], [0.3]]))
     assert cross_entropy(np.array([0.9, 0.3]), np.array([1, 0])) == pytest.approx(float(binary), rel=1e-5)
+
+
+def test_xla_is_turned_off_under_replicas_and_the_record_says_why():
+    from kerasbench.engine.fitting import XLA_UNDER_REPLICAS, Distribution
+    from kerasbench.performance import choose_policy
+
+    gpu = {"kind": "GPU", "name": "test GPU", "compute_capability": (8, 0)}
+    policy = choose_policy("resnet50", device=gpu)
+    assert policy.jit_compile
+    one = Distribution("none", "none")
+    assert one.applied_policy(policy) == (True, policy.to_dict())
+    two = Distribution("mirrored", "mirrored", replicas=2)
+    jit_compile, applied = two.applied_policy(policy)
+    assert jit_compile is False
+    assert applied == {**policy.to_dict(), "jit_compile": False, "xla_reason": XLA_UNDER_REPLICAS}
+    # A policy without XLA is recorded as it is.
+    plain = choose_policy("resnet50", device=gpu, jit_compile=False)
+    assert two.applied_policy(plain) == (False, plain.to_dict())

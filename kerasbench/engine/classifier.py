@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from kerasbench.engine.evaluation import evaluate_splits
 from kerasbench.engine.execute import RunOutcome, RunSpec, TrainResult, execute
 from kerasbench.engine.fitting import (
-    XLA_UNDER_REPLICAS,
     check_distribution,
     fit_model,
     resolve_distribution,
@@ -110,10 +109,7 @@ def train_classifier(config: dict, index, *,
         validation_dataset = distribution.prepare(make_dataset(
             index.split("validation"), batch_size=batch_size, shuffle=False, cache="memory",
             **common))
-    applied = policy.to_dict()
-    jit_compile = policy.jit_compile and distribution.allows_xla()
-    if policy.jit_compile and not jit_compile:
-        applied.update(jit_compile=False, xla_reason=XLA_UNDER_REPLICAS)
+    jit_compile, applied = distribution.applied_policy(policy)
     # Model, device augmentation, optimizer and metrics: all in the strategy's scope.
     with policy.scope(), distribution.scope():
         model = build_classifier(

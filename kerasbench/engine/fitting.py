@@ -119,22 +119,43 @@ def _passes(strategy, dataset):
     return steps, strategy.experimental_distribute_dataset(dataset)
 
 
-def _py_dataset_pass(strategy, batches):
-    """``(steps, distributed dataset)`` of one epoch of a ``keras.utils.PyDataset``: its
-    batches in order, as ``fit`` reads them on one device (the caller then calls its
-    ``on_epoch_end``). The element signature comes from ``batches.output_signature``
-    when it has one (reading a batch to find it could draw random augmentation)."""
+def _py_dataset_signature(batches):
+    """The ``tf.TensorSpec`` structure of a ``keras.utils.PyDataset``'s batches: its
+    ``output_signature`` when it has one (reading a batch to find it could draw random
+    augmentation), else that of its first batch."""
     import tensorflow as tf
 
     signature = getattr(batches, "output_signature", None)
-    if signature is None:
-        signature = tf.nest.map_structure(
-            lambda array: tf.TensorSpec((None, *np.shape(array)[1:]),
-                                        tf.as_dtype(np.asarray(array).dtype)), batches[0])
+    if signature is not None:
+        return signature
+    return tf.nest.map_structure(
+        lambda array: tf.TensorSpec((None, *np.shape(array)[1:]),
+                                    tf.as_dtype(np.asarray(array).dtype)), batches[0])
+
+
+def _py_dataset_pass(strategy, batches):
+    """``(steps, distributed dataset)`` of one epoch of a ``keras.utils.PyDataset``: its
+    batches in order, as ``fit`` reads them on one device (the caller then calls its
+    ``on_epoch_end``)."""
+    import tensorflow as tf
+
     steps = len(batches)
-    dataset = tf.data.Dataset.from_generator(
-        lambda: (batches[number] for number in range(steps)), output_signature=signature)
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
+    signature = _py_dataset_signature(batches)
+    flat = tf.nest.flatten(signature)
+
+    def read(number):
+        return tf.nest.flatten(batches[int(number)])
+
+    def element(number):
+        parts = tf.py_function(read, [number], [spec.dtype for spec in flat])
+        for part, spec in zip(parts, flat):
+            part.set_shape(spec.shape)
+        return tf.nest.pack_sequence_as(signature, parts)
+
+    # A map over batch numbers, in order, one at a time: lazy (one batch in memory), and
+    # deterministic (a generator-backed dataset gave other batches now and then under
+    # MirroredStrategy).
+    dataset = tf.data.Dataset.range(steps).map(element)
     return steps, strategy.experimental_distribute_dataset(dataset)
 
 
@@ -180,7 +201,8 @@ def fit_replicated(model, train_dataset, validation_dataset=None, *, epochs: int
         train_dataset = train_dataset.map(weighted)
     # A batch of zeros of the input's shape (taking a real batch would start a pass over
     # the data and move tf.data's per-epoch shuffle along).
-    spec = (train_dataset.output_signature if py_datasets[0] else train_dataset.element_spec)
+    spec = (_py_dataset_signature(train_dataset) if py_datasets[0]
+            else train_dataset.element_spec)
     x, y = tf.nest.map_structure(lambda part: tf.zeros([1, *part.shape[1:]], part.dtype),
                                  tuple(spec[:2]))
     with strategy.scope():
@@ -285,6 +307,15 @@ class Distribution:
 
     def allows_xla(self) -> bool:
         return self.replicas == 1 and self.kind != "multi_worker"
+
+    def applied_policy(self, policy) -> tuple[bool, dict]:
+        """``(jit_compile, policy as recorded)`` of a training under this distribution:
+        the policy's XLA switch unless the replicas rule it out (the record says why)."""
+        applied = policy.to_dict()
+        jit_compile = bool(policy.jit_compile) and self.allows_xla()
+        if policy.jit_compile and not jit_compile:
+            applied.update(jit_compile=False, xla_reason=XLA_UNDER_REPLICAS)
+        return jit_compile, applied
 
     def prepare(self, dataset):
         """A multi-worker dataset is sharded by batches (every worker builds the same

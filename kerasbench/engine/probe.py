@@ -33,12 +33,7 @@ from kerasbench.engine.feature_models import (
     ordered_outputs,
     prepare_head,
 )
-from kerasbench.engine.fitting import (
-    XLA_UNDER_REPLICAS,
-    epoch_order,
-    fit_epochs,
-    resolve_distribution,
-)
+from kerasbench.engine.fitting import Distribution, epoch_order, fit_epochs, resolve_distribution
 
 
 @dataclass
@@ -126,6 +121,7 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
     feature_info: dict = {}
     policy = feature_policy(backbone, performance)
     strategy = resolve_distribution(distribution)
+    applied = policy.to_dict()  # the plain path may turn XLA off under replicas
     start = time.perf_counter()
 
     if cache is not None:
@@ -180,7 +176,7 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
         from kerasbench.pipeline import make_dataset
 
         build_start = time.perf_counter()
-        jit_compile = policy.jit_compile and strategy.allows_xla()
+        jit_compile, applied = strategy.applied_policy(policy)
         with strategy.scope():
             if model is None:
                 model = build_full_classifier(backbone, num_classes, image_size=image_size,
@@ -253,7 +249,7 @@ def train_probe(frames: Mapping[str, pd.DataFrame], class_names: Sequence[str], 
     return ProbeResult(model=model, history=history, metrics=metrics, predictions=predictions,
                        durations=durations, features=feature_info, parameters=parameters,
                        path=path, full_model_factory=factory,
-                       policy=_describe_policy(policy, cache, strategy),
+                       policy=_describe_policy(applied, cache),
                        extra={"features": feature_info, "parameters": parameters,
                               "path": path, "class_names": class_names,
                               "distribution": _describe_distribution(strategy, cache,
@@ -279,21 +275,16 @@ def backbone_parameter_count(backbone: str) -> int:
 
 def _describe_distribution(strategy, cache: FeatureCache | None, batch_size: int) -> dict:
     """What the record says about devices: the cached path runs on one device."""
-    if cache is None:
-        return strategy.describe(batch_size)
-    described = resolve_distribution("none").describe(batch_size)
-    described.update(setting=strategy.setting,
-                     reason="cached features: extraction and head on one device")
-    return described
+    if cache is not None:
+        strategy = Distribution(strategy.setting, "none",
+                                reason="cached features: extraction and head on one device")
+    return strategy.describe(batch_size)
 
 
-def _describe_policy(policy, cache: FeatureCache | None, strategy=None) -> dict:
-    """The policy :func:`train_probe` applied, for results rows, plus how features and
-    head were computed."""
-    described = policy.to_dict()
-    if cache is None and strategy is not None and policy.jit_compile \
-            and not strategy.allows_xla():
-        described.update(jit_compile=False, xla_reason=XLA_UNDER_REPLICAS)
+def _describe_policy(applied: dict, cache: FeatureCache | None) -> dict:
+    """The policy :func:`train_probe` applied (``applied``: its dict), for results rows,
+    plus how features and head were computed."""
+    described = dict(applied)
     if cache is not None:
         described["feature_batch_size"] = cache.batch_size
         described["head_training"] = "device loop"  # kerasbench.engine.device_loop

@@ -29,12 +29,7 @@ import keras
 import numpy as np
 
 from kerasbench.engine.execute import RunOutcome, RunSpec, TrainResult, execute_group
-from kerasbench.engine.fitting import (
-    XLA_UNDER_REPLICAS,
-    check_distribution,
-    fit_model,
-    resolve_distribution,
-)
+from kerasbench.engine.fitting import check_distribution, fit_model, resolve_distribution
 from kerasbench.errors import ConfigError
 from kerasbench.store import RunStore
 from kerasbench.validate import choice, known_keys
@@ -252,10 +247,7 @@ def train_pair_runs(specs: Sequence[RunSpec], data, *, models_dir=None,
     seed = set_seed(config["seed"])
     policy = choose_policy(siamese.squeezenet_backbone_name(config["squeezenet_version"]),
                            image_size=max(data.image_size), **(config["performance"] or {}))
-    applied = policy.to_dict()
-    jit_compile = policy.jit_compile and distribution.allows_xla()
-    if policy.jit_compile and not jit_compile:
-        applied.update(jit_compile=False, xla_reason=XLA_UNDER_REPLICAS)
+    jit_compile, applied = distribution.applied_policy(policy)
     # Networks, optimizer and metrics are built in the strategy's scope; the batch size
     # is global (each replica computes its share of every batch of pairs).
     with distribution.scope():

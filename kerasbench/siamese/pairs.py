@@ -226,8 +226,8 @@ class PairBatches(keras.utils.PyDataset):
 
     @property
     def output_signature(self):
-        """The batches' ``tf.TensorSpec`` structure (for ``tf.data.Dataset.from_generator``
-        under a distribution strategy), known without drawing a batch."""
+        """The batches' ``tf.TensorSpec`` structure, known without drawing a batch (for
+        the ``tf.data`` pass of ``kerasbench.engine.fitting.fit_replicated``)."""
         import tensorflow as tf
 
         image = tf.TensorSpec((None, *self.images.shape[1:]), tf.float32)

@@ -188,14 +188,17 @@ def precompute_features(grids: Sequence[FrozenBackboneGrid], store: RunStore, *,
         for size in grid.space["image_size"]:
             points = itertools.product([size], grid.space["batch_size"],
                                        grid.space["learning_rate"])
-            if not overwrite and all(store.finished(grid.spec_for(dict(zip(GRID_AXES, point)))
-                                  .run_id) is not None for point in points):
+            finished = [store.finished(grid.spec_for(dict(zip(GRID_AXES, point))).run_id)
+                        for point in points]
+            if not overwrite and all(record is not None for record in finished):
                 continue
-            shared = (id(grid.feature_cache), size, canonical_json(grid.weights), grid.seed,
-                      grid.interpolation, canonical_json(grid.performance),
-                      tuple(len(frame) for frame in grid.frames.values()))
+            # Grids share a pass when they share the cache, the data and every setting
+            # the features depend on except the backbone.
+            shared = (id(grid.feature_cache), grid.fingerprint, size,
+                      canonical_json(grid.weights), grid.seed, grid.interpolation,
+                      canonical_json(grid.performance))
             wanted.setdefault(shared, []).append(grid)
-    for (_, size, *_), group in wanted.items():
+    for (_, _, size, *_), group in wanted.items():
         first = group[0]
         backbones = list(dict.fromkeys(grid.backbone for grid in group))
         first.feature_cache.features_shared(
